@@ -1,0 +1,85 @@
+"""Atomic writes: a reader sees the old file or the new one, never half of one.
+
+Every file sidkit writes goes through here. A crash (or a kill) in the middle leaves only a hidden temp
+name behind, which the next write of the same target cleans up.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from sidkit.errors import SidkitError
+
+MARKER = "manifest.json"  # a folder holding this file is a sidkit output and may be replaced
+
+
+def write_file(path: str | Path, write: Callable[[Path], None]) -> Path:
+    """Call ``write(tmp_path)`` and rename the result onto ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_json(path: str | Path, obj: Any) -> Path:
+    def _write(tmp: Path) -> None:
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(obj, f, indent=2, sort_keys=False, allow_nan=False)
+            f.write("\n")
+
+    return write_file(path, _write)
+
+
+def write_bytes(path: str | Path, data: bytes) -> Path:
+    return write_file(path, lambda tmp: tmp.write_bytes(data))
+
+
+def check_output_dir(out: str | Path) -> Path:
+    """Refuse an ``--out`` that holds something other than a previous sidkit output."""
+    out = Path(out)
+    if out.exists():
+        if not out.is_dir():
+            raise SidkitError(f"{out}: --out exists and is a file; expected a folder to create")
+        if any(out.iterdir()) and not (out / MARKER).is_file():
+            raise SidkitError(
+                f"{out}: --out exists and is not a sidkit output (no {MARKER}); "
+                "expected a new folder or a previous sidkit output to replace"
+            )
+    return out
+
+
+@contextmanager
+def output_dir(out: str | Path) -> Iterator[Path]:
+    """Yield a fresh temp folder beside ``out``; on success it replaces ``out`` in one rename.
+
+    On any error the temp folder is removed, so a failed run leaves no output folder behind (and an
+    earlier output, if there was one, untouched).
+    """
+    out = check_output_dir(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    try:
+        yield tmp
+        if out.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
+            os.replace(out, old / "x")
+            os.replace(tmp, out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

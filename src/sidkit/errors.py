@@ -1,0 +1,30 @@
+"""The one error type users see: a single line naming where the problem is and what was expected."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class SidkitError(Exception):
+    """Bad input or an impossible request. The CLI prints it as one line and exits non-zero."""
+
+
+def input_error(
+    source: str | Path,
+    expected: str,
+    *,
+    row: int | None = None,
+    field: str | None = None,
+) -> SidkitError:
+    """Build the standard message: ``FILE: row N: field 'F': expected ...``.
+
+    Rows are 1-based data rows (the header of a CSV is not counted), because that is what a person
+    counts when they open the file.
+    """
+    parts = [str(source)]
+    if row is not None:
+        parts.append(f"row {row}")
+    if field is not None:
+        parts.append(f"field '{field}'")
+    parts.append(expected)
+    return SidkitError(": ".join(parts))

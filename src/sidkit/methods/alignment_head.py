@@ -1,0 +1,102 @@
+"""QARM item alignment: a trainable head on frozen content embeddings, trained so that mined
+(trigger, target) pairs are closer than the other items in the batch (QARM Eq. 1, batch-contrastive).
+
+The paper fine-tunes the MLLM itself; here the encoder stays frozen and only the head learns [choice].
+The head is residual with a zero-initialised last layer, so training starts from the content space and
+moves only what the pairs pull on; items with no pair still move with similar content.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from sidkit.collab.item_pairs import ItemPairs
+from sidkit.errors import SidkitError
+from sidkit.objectives.contrastive import info_nce
+
+
+class AlignmentHead(nn.Module):
+    def __init__(self, dim: int, hidden: int = 512) -> None:
+        super().__init__()
+        self.mlp = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(), nn.Linear(hidden, dim))
+        nn.init.zeros_(self.mlp[-1].weight)
+        nn.init.zeros_(self.mlp[-1].bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.normalize(x + self.mlp(x), dim=-1)
+
+
+def train_alignment(
+    x: np.ndarray,
+    pairs: ItemPairs,
+    *,
+    hidden: int = 512,
+    epochs: int = 20,
+    batch_size: int = 1024,
+    lr: float = 1e-3,
+    weight_decay: float = 1e-4,
+    temperature: float = 0.07,
+    valid_frac: float = 0.05,
+    patience: int = 3,
+    seed: int = 0,
+) -> tuple[AlignmentHead, list[dict[str, float]]]:
+    """Train the head; keep the epoch with the lowest loss on held-out pairs. Returns (head, history)."""
+    if len(pairs) < 2:
+        raise SidkitError("alignment needs item pairs; the interactions gave fewer than 2 (too few users with ≥ 2 items?)")
+    g = torch.Generator().manual_seed(seed)
+    xt = torch.as_tensor(x, dtype=torch.float32)
+    trig = torch.as_tensor(pairs.trigger)
+    targ = torch.as_tensor(pairs.target)
+    perm = torch.randperm(len(pairs), generator=g)
+    n_valid = int(len(pairs) * valid_frac) if len(pairs) >= 40 else 0
+    valid, train = perm[:n_valid], perm[n_valid:]
+
+    torch.manual_seed(seed)
+    head = AlignmentHead(x.shape[1], hidden)
+    opt = torch.optim.AdamW(head.parameters(), lr=lr, weight_decay=weight_decay)
+
+    def batch_loss(rows: torch.Tensor) -> torch.Tensor:
+        a, b = trig[rows], targ[rows]
+        return info_nce(head(xt[a]), head(xt[b]), a, b, temperature)
+
+    history: list[dict[str, float]] = []
+    best, best_state, bad_epochs = float("inf"), None, 0
+    for epoch in range(epochs):
+        head.train()
+        order = train[torch.randperm(len(train), generator=g)]
+        losses = []
+        for start in range(0, len(order), batch_size):
+            rows = order[start:start + batch_size]
+            if len(rows) < 2:
+                continue
+            loss = batch_loss(rows)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+        head.eval()
+        with torch.no_grad():
+            vl = [batch_loss(valid[s:s + batch_size]).item() for s in range(0, len(valid), batch_size)
+                  if len(valid[s:s + batch_size]) >= 2]
+        valid_loss = float(np.mean(vl)) if vl else float(np.mean(losses))
+        history.append({"epoch": epoch + 1, "train_loss": float(np.mean(losses)), "valid_loss": valid_loss})
+        if valid_loss < best - 1e-4:
+            best, bad_epochs = valid_loss, 0
+            best_state = {k: v.clone() for k, v in head.state_dict().items()}
+        else:
+            bad_epochs += 1
+            if bad_epochs >= patience:
+                break
+    if best_state is not None:
+        head.load_state_dict(best_state)
+    head.eval()
+    return head, history
+
+
+def apply_head(head: AlignmentHead, x: np.ndarray, batch_size: int = 8192) -> np.ndarray:
+    with torch.no_grad():
+        xt = torch.as_tensor(np.ascontiguousarray(x, dtype=np.float32))
+        return torch.cat([head(xt[s:s + batch_size]) for s in range(0, len(xt), batch_size)]).numpy()

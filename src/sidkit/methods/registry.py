@@ -1,0 +1,30 @@
+"""Method names → tokenizer classes. Later methods register here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sidkit.errors import SidkitError
+from sidkit.methods.base import Tokenizer, read_model_dir
+from sidkit.methods.qarm import QARM
+from sidkit.methods.rq_kmeans import RQKMeans
+
+METHODS: dict[str, type[Tokenizer]] = {cls.method: cls for cls in (RQKMeans, QARM)}
+
+
+def make_tokenizer(name: str, **params) -> Tokenizer:
+    cls = METHODS.get(name)
+    if cls is None:
+        raise SidkitError(f"unknown method {name!r}; expected one of {', '.join(METHODS)}")
+    return cls(**params)
+
+
+def load_tokenizer(directory: str | Path) -> Tokenizer:
+    method, params, tensors = read_model_dir(directory)
+    cls = METHODS.get(method)
+    if cls is None:
+        raise SidkitError(f"{Path(directory) / 'config.json'}: unknown method {method!r}")
+    try:
+        return cls.from_saved(params, tensors)
+    except (TypeError, KeyError, RuntimeError) as e:
+        raise SidkitError(f"{directory}: model tensors do not match its config ({type(e).__name__})") from None

@@ -1,0 +1,45 @@
+"""Seeded faiss k-means: the one place sidkit calls faiss.Kmeans, so every caller gets the same settings."""
+
+from __future__ import annotations
+
+import faiss
+import numpy as np
+
+from sidkit.errors import SidkitError
+
+
+def kmeans_centroids(x: np.ndarray, k: int, *, niter: int = 20, seed: int = 0, nredo: int = 1,
+                     max_points_per_centroid: int = 256) -> np.ndarray:
+    """Train k-means on ``x`` (float32, C-contiguous) and return the [k, d] centroids.
+
+    faiss re-seeds empty clusters by splitting large ones during training, which is what keeps code
+    utilisation high; it samples at most ``max_points_per_centroid·k`` training points (seeded).
+    """
+    n, d = x.shape
+    if k > n:
+        raise SidkitError(f"codebook size {k} is larger than the {n} items to cluster; expected a codebook size ≤ {n}")
+    if k < 1:
+        raise SidkitError(f"codebook size {k}; expected at least 1")
+    km = faiss.Kmeans(d, k, niter=niter, seed=seed, nredo=nredo, verbose=False,
+                      max_points_per_centroid=max_points_per_centroid, min_points_per_centroid=1)
+    km.train(x)
+    return np.ascontiguousarray(km.centroids, dtype=np.float32)
+
+
+def nearest(x: np.ndarray, centroids: np.ndarray) -> np.ndarray:
+    """Index of the nearest centroid (L2) for each row of ``x``."""
+    index = faiss.IndexFlatL2(centroids.shape[1])
+    index.add(centroids)
+    _, idx = index.search(x, 1)
+    return idx[:, 0].astype(np.int64)
+
+
+def as_matrix(x: np.ndarray, name: str = "embeddings") -> np.ndarray:
+    """float32, C-contiguous, 2-D and finite: what faiss needs, checked once at the API boundary."""
+    x = np.asarray(x)
+    if x.ndim != 2 or x.shape[0] == 0 or x.shape[1] == 0:
+        raise SidkitError(f"{name}: shape {x.shape}; expected a non-empty (n_items, dim) matrix")
+    if not np.isfinite(x).all():
+        row = int(np.flatnonzero(~np.isfinite(x).all(axis=1))[0]) + 1
+        raise SidkitError(f"{name}: row {row}: NaN or inf; expected finite numbers")
+    return np.ascontiguousarray(x, dtype=np.float32)

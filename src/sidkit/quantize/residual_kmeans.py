@@ -1,0 +1,53 @@
+"""Residual k-means (QARM Algorithm 1; the RQ-KMeans baseline): level l clusters what levels < l left over.
+
+    R¹ = KMeans(M),   M¹ = M − nearest(M, R¹)
+    R² = KMeans(M¹),  M² = M¹ − nearest(M¹, R²),  ...
+
+Codebooks are frozen after ``fit``; ``encode`` assigns codes to any vectors greedily, level by level.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sidkit.quantize.kmeans import as_matrix, kmeans_centroids, nearest
+
+
+class ResidualKMeans:
+    """After ``fit``: ``codebooks_`` [L, K, d] and ``labels_`` [N, L] (codes of the fitted rows)."""
+
+    def __init__(self, levels: int = 3, codebook_size: int | list[int] = 256, niter: int = 20, seed: int = 0) -> None:
+        self.levels = levels
+        self.codebook_size = codebook_size
+        self.niter = niter
+        self.seed = seed
+
+    @property
+    def codebook_sizes(self) -> list[int]:
+        k = self.codebook_size
+        return list(k) if isinstance(k, (list, tuple)) else [int(k)] * self.levels
+
+    def fit(self, x: np.ndarray) -> "ResidualKMeans":
+        residual = as_matrix(x).copy()
+        books, labels = [], []
+        for level, k in enumerate(self.codebook_sizes):
+            c = kmeans_centroids(residual, k, niter=self.niter, seed=self.seed + level)
+            idx = nearest(residual, c)
+            residual -= c[idx]
+            books.append(c)
+            labels.append(idx)
+        self.codebooks_ = books
+        self.labels_ = np.stack(labels, axis=1)
+        return self
+
+    def encode(self, x: np.ndarray) -> np.ndarray:
+        residual = as_matrix(x).copy()
+        codes = np.empty((residual.shape[0], len(self.codebooks_)), dtype=np.int64)
+        for level, c in enumerate(self.codebooks_):
+            codes[:, level] = nearest(residual, c)
+            residual -= c[codes[:, level]]
+        return codes
+
+    def decode(self, codes: np.ndarray) -> np.ndarray:
+        """Sum of the chosen codewords: the quantised vector."""
+        return sum(c[codes[:, level]] for level, c in enumerate(self.codebooks_))

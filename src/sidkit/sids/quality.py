@@ -1,0 +1,48 @@
+"""SID quality over the whole corpus (the names and meanings of quality.json, ARCHITECTURE.md)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _entropy(counts: np.ndarray) -> float:
+    p = counts[counts > 0] / counts.sum()
+    return float(-(p * np.log(p)).sum())
+
+
+def sid_quality(codes: np.ndarray, codebook_sizes: list[int]) -> dict:
+    """Collision and usage figures of ``codes`` [N, L] (before disambiguation)."""
+    codes = np.asarray(codes, dtype=np.int64)
+    n, levels = codes.shape
+    _, group, tuple_counts = np.unique(codes, axis=0, return_inverse=True, return_counts=True)
+    per_item = tuple_counts[group.ravel()]
+    usage = [np.bincount(codes[:, lvl], minlength=codebook_sizes[lvl]) for lvl in range(levels)]
+    perplexity = [float(np.exp(_entropy(u))) for u in usage]
+    return {
+        "n_items": int(n),
+        "levels": int(levels),
+        "codebook_sizes": [int(k) for k in codebook_sizes],
+        "collision_rate": float((per_item > 1).mean()),
+        "max_bucket": int(tuple_counts.max()),
+        "n_unique_sids": int(len(tuple_counts)),
+        "utilization": [float((u > 0).sum() / k) for u, k in zip(usage, codebook_sizes)],
+        "perplexity": perplexity,
+        "perplexity_min": float(min(perplexity)),
+        "perplexity_mean": float(np.mean(perplexity)),
+        "sid_entropy": _entropy(tuple_counts),
+        "sid_entropy_max": float(np.log(n)),
+        "top1_load": [float(u.max() / n) for u in usage],
+    }
+
+
+def collab_prefix_agreement(codes: np.ndarray, prev: np.ndarray, last: np.ndarray) -> list[float]:
+    """For l = 1..L, the share of held-out (prev, last) item pairs whose codes agree on the first l levels.
+
+    Collaboratively aligned IDs should put the items a user takes one after the other under a common
+    prefix more often than content alone does.
+    """
+    codes = np.asarray(codes)
+    if len(prev) == 0:
+        return [float("nan")] * codes.shape[1]
+    same = codes[prev] == codes[last]
+    return [float(np.logical_and.reduce(same[:, :lvl], axis=1).mean()) for lvl in range(1, codes.shape[1] + 1)]

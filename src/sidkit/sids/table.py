@@ -1,0 +1,111 @@
+"""The SemanticIDs table and its files: ``sids.parquet`` + ``manifest.json`` (+ quality.json, tokens).
+
+Columns: ``item_id`` (string), ``codes`` (list<int64>, one per level, before disambiguation), ``sid``
+(codes + disambiguation level, unique per item) and, where the method has them, ``vq_codes`` (QARM's
+top-K items, as row numbers of this table).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from sidkit import __version__
+from sidkit.atomic import write_file, write_json
+from sidkit.errors import SidkitError, input_error
+from sidkit.sids.disambiguate import with_disambiguation
+from sidkit.sids.tokens import sid_to_tokens, token_vocabulary
+
+
+@dataclass
+class SemanticIDs:
+    item_ids: list[str]
+    codes: np.ndarray
+    codebook_sizes: list[int]
+    vq_codes: np.ndarray | None = None
+    manifest: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.codes = np.asarray(self.codes, dtype=np.int64)
+        self.sid = with_disambiguation(self.codes)
+
+    def __len__(self) -> int:
+        return len(self.item_ids)
+
+    @property
+    def levels(self) -> int:
+        return self.codes.shape[1]
+
+    def to_arrow(self) -> pa.Table:
+        cols = {
+            "item_id": pa.array(self.item_ids, pa.string()),
+            "codes": pa.array(list(self.codes), pa.list_(pa.int64())),
+            "sid": pa.array(list(self.sid), pa.list_(pa.int64())),
+        }
+        if self.vq_codes is not None:
+            cols["vq_codes"] = pa.array(list(self.vq_codes), pa.list_(pa.int64()))
+        return pa.table(cols)
+
+    def write(self, directory: str | Path, **manifest: object) -> Path:
+        """Write ``sids.parquet``, ``manifest.json`` and ``sid_tokens.json`` into ``directory``."""
+        d = Path(directory)
+        d.mkdir(parents=True, exist_ok=True)
+        table = self.to_arrow()
+        write_file(d / "sids.parquet", lambda tmp: pq.write_table(table, tmp))
+        write_json(d / "sid_tokens.json", {
+            "format": "<level_code> tokens, one per level, the last being the disambiguation level",
+            "vocabulary": token_vocabulary(self.sid, self.codebook_sizes),
+            "items": {item: sid_to_tokens(s) for item, s in zip(self.item_ids, self.sid)},
+        })
+        self.manifest = {
+            "levels": self.levels,
+            "codebook_sizes": [int(k) for k in self.codebook_sizes],
+            "n_items": len(self),
+            "version": __version__,
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            **self.manifest,
+            **manifest,
+        }
+        write_json(d / "manifest.json", self.manifest)
+        return d / "sids.parquet"
+
+    @classmethod
+    def read(cls, path: str | Path) -> "SemanticIDs":
+        """Read ``sids.parquet`` (or the folder holding it) and the manifest beside it."""
+        path = Path(path)
+        if path.is_dir():
+            path = path / "sids.parquet"
+        if not path.is_file():
+            raise input_error(path, "no such file; expected a sids.parquet written by sidkit")
+        try:
+            table = pq.read_table(path)
+        except Exception as e:
+            raise input_error(path, f"cannot be read as Parquet ({type(e).__name__})") from None
+        for col in ("item_id", "codes"):
+            if col not in table.column_names:
+                raise input_error(path, f"missing column; expected item_id, codes, sid", field=col)
+        codes_list = table.column("codes").to_pylist()
+        lengths = {len(c) if c is not None else -1 for c in codes_list}
+        if len(lengths) != 1 or -1 in lengths or 0 in lengths:
+            raise input_error(path, "rows have codes of different lengths; expected one code per level", field="codes")
+        manifest_path = path.parent / "manifest.json"
+        manifest = {}
+        if manifest_path.is_file():
+            try:
+                manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+            except ValueError:
+                raise input_error(manifest_path, "not valid JSON") from None
+        codes = np.asarray(codes_list, dtype=np.int64)
+        sizes = manifest.get("codebook_sizes") or [int(codes[:, lvl].max()) + 1 for lvl in range(codes.shape[1])]
+        if len(sizes) != codes.shape[1]:
+            raise SidkitError(f"{manifest_path}: codebook_sizes has {len(sizes)} levels but codes have {codes.shape[1]}")
+        vq = None
+        if "vq_codes" in table.column_names:
+            vq = np.asarray(table.column("vq_codes").to_pylist(), dtype=np.int64)
+        return cls([str(i) for i in table.column("item_id").to_pylist()], codes, sizes, vq, manifest)

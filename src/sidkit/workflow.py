@@ -1,0 +1,101 @@
+"""The main job as a Python API: data → content embeddings → pairs → tokenizer → SID files.
+
+The CLI is a thin shell over these functions; a notebook calls them directly.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from sidkit.atomic import output_dir, write_json
+from sidkit.collab.item_pairs import ItemPairs
+from sidkit.collab.mine import mine_pairs
+from sidkit.content.item_embeddings import item_embeddings
+from sidkit.content.text_encoder import TextEncoder
+from sidkit.data.splits import last_transitions, leave_one_out
+from sidkit.data.types import Dataset
+from sidkit.methods.base import Tokenizer
+from sidkit.methods.registry import make_tokenizer
+from sidkit.sids.quality import collab_prefix_agreement, sid_quality
+from sidkit.sids.table import SemanticIDs
+
+
+@dataclass
+class Prepared:
+    """What every method of one run shares: embeddings, the split's training part, the pairs."""
+
+    dataset: Dataset
+    embeddings: np.ndarray
+    pairs: ItemPairs | None
+    held_out: tuple[np.ndarray, np.ndarray]
+    seconds: dict[str, float]
+
+
+@dataclass
+class FitResult:
+    method: str
+    tokenizer: Tokenizer
+    sids: SemanticIDs
+    quality: dict
+    seconds: float
+
+
+def prepare(dataset: Dataset, encoder: TextEncoder | None = None, *, need_pairs: bool = True,
+            pair_sources: tuple[str, ...] = ("u2i", "swing"), seed: int = 0) -> Prepared:
+    seconds = {}
+    t = time.perf_counter()
+    x = item_embeddings(dataset, encoder)
+    seconds["embed"] = time.perf_counter() - t
+    split = leave_one_out(dataset.interactions)
+    pairs = None
+    if need_pairs:
+        t = time.perf_counter()
+        pairs = mine_pairs(split.train, pair_sources, seed=seed)  # training part only: no test leakage
+        seconds["pairs"] = time.perf_counter() - t
+    return Prepared(dataset, x, pairs, last_transitions(dataset.interactions), seconds)
+
+
+def fit_method(prep: Prepared, method: str, *, levels: int = 3, codebook_size: int = 256, seed: int = 0,
+               **params) -> FitResult:
+    tok = make_tokenizer(method, levels=levels, codebook_size=codebook_size, seed=seed, **params)
+    t = time.perf_counter()
+    tok.fit(prep.embeddings, prep.pairs if tok.needs_pairs else None)
+    seconds = time.perf_counter() - t
+    sids = SemanticIDs(prep.dataset.catalog.item_ids, tok.labels_, tok.codebook_sizes, getattr(tok, "vq_codes_", None))
+    quality = sid_quality(sids.codes, sids.codebook_sizes)
+    quality["collab_prefix_agreement"] = collab_prefix_agreement(sids.codes, *prep.held_out)
+    return FitResult(method, tok, sids, quality, seconds)
+
+
+def write_result(result: FitResult, directory: Path, prep: Prepared, seed: int, extra: dict | None = None) -> None:
+    """Write one method's files into ``directory`` (already a temp folder inside an atomic output)."""
+    tok = result.tokenizer
+    tok.save(directory / "model")
+    manifest = {
+        "method": result.method,
+        "dataset": prep.dataset.name,
+        "seed": seed,
+        "params": tok.get_params(),
+        "text_template": prep.dataset.text_template,
+        "fit_seconds": round(result.seconds, 3),
+        **(extra or {}),
+    }
+    if prep.pairs is not None and tok.needs_pairs:
+        manifest["pairs"] = prep.pairs.counts()
+    if getattr(tok, "history_", None):
+        manifest["alignment_history"] = tok.history_
+    result.sids.write(directory, **manifest)
+    write_json(directory / "quality.json", result.quality)
+
+
+def fit_to_dir(prep: Prepared, method: str, out: str | Path, *, levels: int = 3, codebook_size: int = 256,
+               seed: int = 0, extra: dict | None = None) -> FitResult:
+    """Fit one method and write its folder atomically (nothing is left behind if anything fails)."""
+    with output_dir(out) as tmp:
+        result = fit_method(prep, method, levels=levels, codebook_size=codebook_size, seed=seed)
+        write_result(result, tmp, prep, seed, extra)
+    return result

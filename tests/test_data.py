@@ -1,0 +1,122 @@
+"""Loaders for the named data sets and generic files; splits without leakage."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sidkit.data import Interactions, last_transitions, leave_one_out, load_dataset, temporal
+from sidkit.data.files import read_catalog, read_interactions
+
+
+def test_embedded_scientific_matches_source_counts():
+    ds = load_dataset("scientific")
+    assert len(ds.catalog) == 4344
+    assert ds.interactions.n_users == 8317
+    assert len(ds.interactions) == 58492
+    assert all(ds.catalog.text["title"])
+
+
+def test_embedded_scientific_equals_shared_copy(shared):
+    embedded = load_dataset("scientific")
+    on_disk = load_dataset("scientific", shared / "scientific")
+    assert embedded.catalog.item_ids == on_disk.catalog.item_ids
+    assert embedded.catalog.text == on_disk.catalog.text
+    np.testing.assert_array_equal(embedded.interactions.items, on_disk.interactions.items)
+
+
+def test_scientific_keeps_sequence_order():
+    ds = load_dataset("scientific")
+    seq0 = ds.interactions.sequences()[0]
+    assert [ds.catalog.item_ids[i] for i in seq0] == [str(i) for i in range(9)]  # user 0: items 0..8 in order
+
+
+def test_beauty_p5(shared):
+    ds = load_dataset("beauty", shared / "beauty")
+    assert len(ds.catalog) == 12101
+    assert ds.interactions.n_users == 22363
+    assert len(ds.interactions) == 198502
+    first = ds.interactions.sequences()[ds.interactions.user_ids.index("1")]
+    assert [ds.catalog.item_ids[i] for i in first] == ["1", "2", "3", "4", "5"]
+
+
+def test_movielens_atomic(shared):
+    ds = load_dataset("ml-100k", shared / "ml-100k")
+    assert (len(ds.catalog), ds.interactions.n_users, len(ds.interactions)) == (1682, 943, 100000)
+    assert ds.interactions.rating is not None and ds.interactions.timestamp is not None
+    # sorted by time within each user
+    u = ds.interactions.users
+    t = ds.interactions.timestamp
+    same = u[1:] == u[:-1]
+    assert (t[1:][same] >= t[:-1][same]).all()
+    assert ds.user_text is not None and set(ds.user_text) >= {"age", "gender", "occupation"}
+
+
+def test_named_dataset_needs_data_dir():
+    from sidkit.errors import SidkitError
+
+    with pytest.raises(SidkitError, match="--data-dir"):
+        load_dataset("beauty")
+
+
+def _toy(users, items, n_items=10, **kw):
+    return Interactions.from_events(users, np.asarray(items), n_items, **kw)
+
+
+def test_leave_one_out_has_no_leakage():
+    ds = load_dataset("scientific")
+    split = leave_one_out(ds.interactions)
+    seqs = ds.interactions.sequences()
+    assert len(split.test) == len(split.valid) == ds.interactions.n_users  # every user has ≥ 5 events
+    for part, pos in ((split.test, -1), (split.valid, -2)):
+        expect = np.array([s[pos] for s in seqs])
+        np.testing.assert_array_equal(part.items, expect)
+    train_rows = {(u, k) for u, k in zip(split.train.users, range(len(split.train)))}
+    assert len(split.train) + len(split.valid) + len(split.test) == len(ds.interactions)
+    assert len(train_rows) == len(split.train)
+    # the training part of each user is the prefix without the last two events
+    for u in (0, 1, 100):
+        assert list(split.train.sequences()[u]) == list(seqs[u][:-2])
+
+
+def test_leave_one_out_keeps_short_users_in_train():
+    inter = _toy(["a", "a", "b", "b", "b"], [1, 2, 3, 4, 5])
+    split = leave_one_out(inter)
+    assert list(split.train.items) == [1, 2, 3]
+    assert list(split.valid.items) == [4] and list(split.test.items) == [5]
+
+
+def test_temporal_split_cuts_by_time():
+    inter = _toy(["a", "b", "a", "b", "a"], [1, 2, 3, 4, 5], timestamp=np.array([5.0, 1, 2, 4, 3]))
+    split = temporal(inter, test_frac=0.4)
+    assert split.train.timestamp.max() < split.test.timestamp.min()
+    assert len(split.test) == 2
+
+
+def test_last_transitions():
+    inter = _toy(["a", "a", "a", "b", "c", "c"], [1, 2, 3, 4, 5, 6])
+    prev, last = last_transitions(inter)
+    assert list(prev) == [2, 5] and list(last) == [3, 6]
+
+
+def test_generic_files_round_trip(tmp_path):
+    import pandas as pd
+
+    items = pd.DataFrame({"item_id": ["x", "y", "z"], "title": ["a", "b", "c"],
+                          "image_emb": [[0.1, 0.2], [0.3, 0.4], [0.5, 0.6]]})
+    items.to_parquet(tmp_path / "items.parquet")
+    (tmp_path / "inter.csv").write_text("user_id,item_id,timestamp\nu1,x,3\nu1,y,1\nu2,z,2\n")
+    cat = read_catalog(tmp_path / "items.parquet")
+    assert cat.item_ids == ["x", "y", "z"] and cat.text == {"title": ["a", "b", "c"]}
+    assert cat.embeddings["image_emb"].shape == (3, 2)
+    inter = read_interactions(tmp_path / "inter.csv", cat)
+    assert [cat.item_ids[i] for i in inter.sequences()[0]] == ["y", "x"]  # sorted by timestamp
+
+
+def test_generic_csv_and_jsonl_embeddings(tmp_path):
+    (tmp_path / "items.csv").write_text('item_id,title,emb\n1,a,"[1, 2]"\n2,b,"[3, 4]"\n')
+    (tmp_path / "items.jsonl").write_text('{"item_id": 1, "emb": [1, 2]}\n{"item_id": 2, "emb": [3, 4]}\n')
+    for name in ("items.csv", "items.jsonl"):
+        cat = read_catalog(tmp_path / name)
+        assert cat.item_ids == ["1", "2"]
+        np.testing.assert_array_equal(cat.embeddings["emb"], [[1, 2], [3, 4]])
