@@ -26,7 +26,7 @@ def _data_args(p: argparse.ArgumentParser, required: bool = True) -> None:
 def _encoder_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cache-dir", help="embedding cache (default $SIDKIT_CACHE or ~/.cache/sidkit)")
     p.add_argument("--text-model", default="all-MiniLM-L6-v2", help="sentence-transformers model (bundled default)")
-    p.add_argument("--batch-size", type=int, default=64, help="encoding batch size")
+    p.add_argument("--encode-batch-size", type=int, default=64, help="text encoding batch size")
 
 
 def _load(args: argparse.Namespace):
@@ -41,7 +41,7 @@ def _load(args: argparse.Namespace):
 def _encoder(args: argparse.Namespace):
     from sidkit.content import TextEncoder
 
-    return TextEncoder(args.text_model, cache_dir=args.cache_dir, batch_size=args.batch_size)
+    return TextEncoder(args.text_model, cache_dir=args.cache_dir, batch_size=args.encode_batch_size)
 
 
 def _positive(value: str) -> int:
@@ -51,25 +51,111 @@ def _positive(value: str) -> int:
     return n
 
 
+def _value(text: str):
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text  # a bare word, e.g. gradient=rotation
+
+
+def method_params(args: argparse.Namespace, cls) -> dict:
+    """Constructor parameters from the flags; every name is checked against the method's parameters."""
+    from sidkit.methods.base import check_param
+
+    known = cls().get_params()
+    params: dict = {}
+    objective_params: dict = {}
+    for item in args.param:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise SidkitError(f"--param {item!r}: expected NAME=VALUE (or OBJECTIVE.NAME=VALUE)")
+        if "." in key and "objective_params" in known:
+            name, _, field = key.partition(".")
+            objective_params.setdefault(name, {})[field] = _value(value)
+        elif key in known and key not in ("levels", "codebook_size", "seed"):
+            params[key] = _value(value)
+        else:
+            names = sorted(k for k in known if k not in ("levels", "codebook_size", "seed", "objective_params"))
+            raise SidkitError(f"--param {key}: not a parameter of {args.method}; expected one of {', '.join(names)}")
+    for flag, key in (("steps", "steps"), ("batch_size", "batch_size"), ("lr", "lr")):
+        if getattr(args, flag) is not None:
+            if key not in known:
+                raise SidkitError(f"--{flag.replace('_', '-')}: {args.method} is not trained by gradient steps")
+            params[key] = getattr(args, flag)
+    if args.objective:
+        if "objectives" not in known:
+            raise SidkitError(f"--objective: {args.method} takes no plug-in objectives; expected a gradient-trained "
+                              "method (rqvae)")
+        params["objectives"] = args.objective
+    switches = {"hamr": args.no_hamr, "cvpm": args.no_cvpm, "contrastive": args.no_contrastive,
+                "sear": args.no_sear, "las": args.no_las, "par": args.no_par}
+    for name, off in switches.items():
+        if not off:
+            continue
+        if name in known:
+            params[name] = False
+        elif name == "cvpm" and {"hamr", "adaptive_overlap"} & set(params.get("objectives", [])):
+            for objective in {"hamr", "adaptive_overlap"} & set(params["objectives"]):
+                objective_params.setdefault(objective, {})["cvpm"] = False
+        else:
+            owner = "adasid" if name in ("sear", "las", "par") else "quasid"
+            raise SidkitError(f"--no-{name}: {args.method} has no {name} part; expected {owner}"
+                              + (", adasid, or --objective hamr" if name == "cvpm" else ""))
+    for key, value in params.items():
+        check_param(key, value, known[key])
+    if objective_params:
+        params["objective_params"] = objective_params
+    return params
+
+
+def _distributed() -> int:
+    """Join the process group when started by torchrun; returns this process's rank."""
+    import os
+
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return 0
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        dist.init_process_group("gloo")
+    return dist.get_rank()
+
+
 def cmd_fit(args: argparse.Namespace) -> int:
     from sidkit.atomic import check_output_dir
     from sidkit.methods import METHODS
-    from sidkit.workflow import fit_to_dir, prepare
+    from sidkit.workflow import fit_method, fit_to_dir, prepare
 
     check_output_dir(args.out)  # refuse before an expensive run, not after
     if args.method not in METHODS:
         raise SidkitError(f"unknown method {args.method!r}; expected one of {', '.join(METHODS)}")
+    params = method_params(args, METHODS[args.method])
+    tok = METHODS[args.method](**params)
+    if hasattr(tok, "build_objectives"):
+        tok.build_objectives()  # unknown objective names fail now, not after embedding and mining
     ds = _load(args)
     if args.codebook_size > len(ds.catalog):
         raise SidkitError(f"--codebook-size {args.codebook_size} is larger than the {len(ds.catalog)} items; "
                           f"expected at most {len(ds.catalog)}")
-    prep = prepare(ds, _encoder(args), need_pairs=METHODS[args.method].needs_pairs,
+    rank = _distributed()
+    prep = prepare(ds, _encoder(args), need_pairs=tok.needs_pairs,
                    pair_sources=tuple(args.pairs.split(",")), seed=args.seed)
     extra = {"source": {k: str(Path(v).resolve()) if v and k != "dataset" else v
                         for k, v in (("dataset", args.dataset), ("data_dir", args.data_dir),
                                      ("items", args.items), ("interactions", args.interactions))}}
-    result = fit_to_dir(prep, args.method, args.out, levels=args.levels, codebook_size=args.codebook_size,
-                        seed=args.seed, extra=extra)
+    fit_options = None
+    if "steps" in tok.get_params():
+        fit_options = {"checkpoint_dir": args.checkpoint_dir, "resume": args.resume, "progress": rank == 0}
+    elif args.checkpoint_dir or args.resume:
+        raise SidkitError(f"--checkpoint-dir/--resume: {args.method} is not trained by gradient steps")
+    if args.resume and not args.checkpoint_dir:
+        raise SidkitError("--resume needs --checkpoint-dir DIR (the folder the interrupted run wrote to)")
+    common = dict(levels=args.levels, codebook_size=args.codebook_size, seed=args.seed, fit_options=fit_options,
+                  **params)
+    if rank != 0:  # other processes of a torchrun job train with rank 0, which alone writes
+        fit_method(prep, args.method, **common)
+        return 0
+    result = fit_to_dir(prep, args.method, args.out, extra=extra, **common)
     print(json.dumps(result.quality, indent=2))
     print(f"wrote {args.out}/sids.parquet ({len(result.sids)} items, {result.seconds:.1f}s to fit)", file=sys.stderr)
     return 0
@@ -154,13 +240,29 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=cmd_demo)
 
     fit = sub.add_parser("fit", help="fit a tokenizer and write sids.parquet, manifest.json, quality.json")
-    fit.add_argument("method", help="rq-kmeans or qarm")
+    fit.add_argument("method", help="rq-kmeans, qarm, rqvae, quasid, adasid")
     _data_args(fit)
     fit.add_argument("--out", required=True, help="output folder (new, or a previous sidkit output)")
     fit.add_argument("--levels", type=_positive, default=3)
     fit.add_argument("--codebook-size", type=_positive, default=256)
     fit.add_argument("--seed", type=int, default=0)
     fit.add_argument("--pairs", default="u2i,swing", help="pair miners for alignment: u2i,swing,cooccurrence")
+    t = fit.add_argument_group("gradient-trained methods (rqvae, quasid, adasid)")
+    t.add_argument("--steps", type=_positive, help="optimizer steps (default 3000)")
+    t.add_argument("--batch-size", type=_positive, help="rows per step; a pair batch holds half as many pairs (default 1024)")
+    t.add_argument("--lr", type=float, help="learning rate (default 1e-3)")
+    t.add_argument("--objective", action="append", default=[], metavar="NAME",
+                   help="plug-in objective for rqvae (repeatable): hamr, contrastive, adaptive_overlap")
+    t.add_argument("--no-hamr", action="store_true", help="quasid without Hamming-guided margin repulsion")
+    t.add_argument("--no-cvpm", action="store_true", help="HaMR without the conflict-aware valid pair mask")
+    t.add_argument("--no-contrastive", action="store_true", help="quasid without the dual-tower contrastive term")
+    t.add_argument("--no-sear", action="store_true", help="adasid without semantic-adaptive relaxation")
+    t.add_argument("--no-las", action="store_true", help="adasid without load-adaptive strengthening")
+    t.add_argument("--no-par", action="store_true", help="adasid without progress-adaptive rebalancing")
+    t.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                   help="any constructor parameter, or OBJECTIVE.NAME=VALUE (e.g. hamr.margin_full=0.9); repeatable")
+    t.add_argument("--checkpoint-dir", help="write a checkpoint here every checkpoint_every steps")
+    t.add_argument("--resume", action="store_true", help="continue from the checkpoint in --checkpoint-dir")
     _encoder_args(fit)
     fit.set_defaults(func=cmd_fit)
 

@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
-from sidkit.atomic import output_dir, write_json
+from sidkit.atomic import output_dir, write_file, write_json
 from sidkit.collab.item_pairs import ItemPairs
 from sidkit.collab.mine import mine_pairs
 from sidkit.content.item_embeddings import item_embeddings
@@ -60,10 +61,12 @@ def prepare(dataset: Dataset, encoder: TextEncoder | None = None, *, need_pairs:
 
 
 def fit_method(prep: Prepared, method: str, *, levels: int = 3, codebook_size: int = 256, seed: int = 0,
-               **params) -> FitResult:
+               fit_options: dict | None = None, **params) -> FitResult:
+    """Fit one method. ``fit_options`` go to ``fit`` (gradient-trained methods: checkpoint_dir, resume,
+    progress); ``params`` to the constructor."""
     tok = make_tokenizer(method, levels=levels, codebook_size=codebook_size, seed=seed, **params)
     t = time.perf_counter()
-    tok.fit(prep.embeddings, prep.pairs if tok.needs_pairs else None)
+    tok.fit(prep.embeddings, prep.pairs if tok.needs_pairs else None, **(fit_options or {}))
     seconds = time.perf_counter() - t
     sids = SemanticIDs(prep.dataset.catalog.item_ids, tok.labels_, tok.codebook_sizes, getattr(tok, "vq_codes_", None))
     quality = sid_quality(sids.codes, sids.codebook_sizes)
@@ -88,14 +91,46 @@ def write_result(result: FitResult, directory: Path, prep: Prepared, seed: int, 
         manifest["pairs"] = prep.pairs.counts()
     if getattr(tok, "history_", None):
         manifest["alignment_history"] = tok.history_
+    log = getattr(tok, "training_log_", None)
+    if log:
+        write_training_log(directory / "training_log.csv", log)
+        manifest["training_summary"] = training_summary(log)
     result.sids.write(directory, **manifest)
     write_json(directory / "quality.json", result.quality)
 
 
+def write_training_log(path: Path, log: list[dict[str, float]]) -> None:
+    """One row per optimizer step, one column per logged term (empty where a term was not logged)."""
+    frame = pd.DataFrame(log)
+    write_file(path, lambda tmp: frame.to_csv(tmp, index=False))
+
+
+def training_summary(log: list[dict[str, float]], window: int = 50) -> dict[str, dict[str, float]]:
+    """Mean of every logged term over the first and the last ``window`` steps."""
+    frame = pd.DataFrame(log).drop(columns=["step"])
+    return {"first_steps": {k: round(float(v), 6) for k, v in frame.head(window).mean().dropna().items()},
+            "last_steps": {k: round(float(v), 6) for k, v in frame.tail(window).mean().dropna().items()}}
+
+
 def fit_to_dir(prep: Prepared, method: str, out: str | Path, *, levels: int = 3, codebook_size: int = 256,
-               seed: int = 0, extra: dict | None = None) -> FitResult:
+               seed: int = 0, extra: dict | None = None, fit_options: dict | None = None, **params) -> FitResult:
     """Fit one method and write its folder atomically (nothing is left behind if anything fails)."""
     with output_dir(out) as tmp:
-        result = fit_method(prep, method, levels=levels, codebook_size=codebook_size, seed=seed)
+        result = fit_method(prep, method, levels=levels, codebook_size=codebook_size, seed=seed,
+                            fit_options=fit_options, **params)
         write_result(result, tmp, prep, seed, extra)
+        write_fit_report(tmp / "report.html", result, prep)
     return result
+
+
+def write_fit_report(path: Path, result: FitResult, prep: Prepared) -> None:
+    from sidkit.report.html import write_report
+
+    catalog = prep.dataset.catalog
+    titles = catalog.text.get("title") or next(iter(catalog.text.values()), None) or catalog.item_ids
+    tok = result.tokenizer
+    space = tok.transform(prep.embeddings) if hasattr(tok, "transform") else prep.embeddings
+    write_report(path, f"sidkit fit {result.method} on {prep.dataset.name}", {result.method: result.quality},
+                 {result.method: result.sids.codes}, {result.method: space}, list(titles),
+                 {f"{result.method} alignment": tok.history_} if getattr(tok, "history_", None) else None,
+                 training_logs={result.method: tok.training_log_} if getattr(tok, "training_log_", None) else None)

@@ -60,6 +60,25 @@ class Tokenizer:
         return tok
 
 
+def check_param(name: str, value: Any, default: Any) -> None:
+    """Refuse a parameter value whose type differs from its default's (JSON from the command line)."""
+    if default is None:
+        return
+    if isinstance(default, bool):
+        ok = isinstance(value, bool)
+    elif isinstance(default, int):
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif isinstance(default, float):
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    elif isinstance(default, (list, tuple)):
+        ok = isinstance(value, (list, tuple))
+    else:
+        ok = isinstance(value, type(default))
+    if not ok:
+        raise SidkitError(f"parameter {name}={json.dumps(value)}: expected {type(default).__name__} "
+                          f"like the default {json.dumps(default)}")
+
+
 def read_model_dir(directory: str | Path) -> tuple[str, dict[str, Any], dict[str, np.ndarray]]:
     d = Path(directory)
     cfg_path = d / "config.json"

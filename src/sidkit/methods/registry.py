@@ -5,11 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from sidkit.errors import SidkitError
+from sidkit.methods.adasid import AdaSID
 from sidkit.methods.base import Tokenizer, read_model_dir
 from sidkit.methods.qarm import QARM
+from sidkit.methods.quasid import QuaSID
 from sidkit.methods.rq_kmeans import RQKMeans
+from sidkit.methods.rqvae import RQVAE
 
-METHODS: dict[str, type[Tokenizer]] = {cls.method: cls for cls in (RQKMeans, QARM)}
+METHODS: dict[str, type[Tokenizer]] = {cls.method: cls for cls in (RQKMeans, QARM, RQVAE, QuaSID, AdaSID)}
 
 
 def make_tokenizer(name: str, **params) -> Tokenizer:

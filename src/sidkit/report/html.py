@@ -69,7 +69,7 @@ def example_buckets(codes: np.ndarray, titles: list[str], n_buckets: int = 3, pe
 
 def write_report(path: str | Path, title: str, qualities: dict[str, dict], codes: dict[str, np.ndarray],
                  spaces: dict[str, np.ndarray], titles: list[str], histories: dict[str, list] | None = None,
-                 notes: list[str] | None = None) -> Path:
+                 notes: list[str] | None = None, training_logs: dict[str, list] | None = None) -> Path:
     sizes = {m: q["codebook_sizes"] for m, q in qualities.items()}
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
              "<style>body{font-family:sans-serif;max-width:1400px;margin:2em auto}"
@@ -87,6 +87,8 @@ def write_report(path: str | Path, title: str, qualities: dict[str, dict], codes
     parts.append("<h2>Item space</h2>" + _img(plots.projection(spaces, {m: c[:, 0] for m, c in codes.items()}), "projection"))
     if histories:
         parts.append("<h2>Alignment training</h2>" + _img(plots.loss_curves(histories), "loss curves"))
+    if training_logs:
+        parts.append("<h2>Tokenizer training</h2>" + _img(plots.training_curves(training_logs), "training curves"))
     parts.append("<h2>Example buckets</h2>")
     for method, c in codes.items():
         parts.append(f"<h3>{html.escape(method)}</h3>")

@@ -74,3 +74,33 @@ def loss_curves(histories: dict[str, list[dict[str, float]]]) -> bytes:
     ax.set_ylabel("loss")
     ax.legend(fontsize=8)
     return _png(fig)
+
+
+def training_curves(logs: dict[str, list[dict[str, float]]], smooth: int = 25) -> bytes:
+    """Per-step training log: every loss term (left) and the colliding pairs seen in each batch (right).
+
+    Curves are running means over ``smooth`` steps; single batches are noisy.
+    """
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.4))
+    kernel = np.ones(smooth) / smooth
+    for name, log in logs.items():
+        steps = np.array([e["step"] for e in log])
+        terms = sorted({k for e in log for k in e if k not in ("step",) and not k.startswith("n_")})
+        for key in terms:
+            v = np.array([e.get(key, np.nan) for e in log], dtype=float)
+            if len(v) >= smooth:
+                v = np.convolve(v, kernel, mode="same")
+            axes[0].plot(steps, v, label=f"{name} {key}" if len(logs) > 1 else key)
+        v = np.array([e.get("n_batch_collision_pairs", np.nan) for e in log], dtype=float)
+        if len(v) >= smooth:
+            v = np.convolve(v, kernel, mode="same")
+        axes[1].plot(steps, np.maximum(v, 0.5), label=name)
+    axes[0].set_yscale("log")
+    axes[0].set_xlabel("step")
+    axes[0].set_title("loss terms")
+    axes[0].legend(fontsize=7)
+    axes[1].set_yscale("log")
+    axes[1].set_xlabel("step")
+    axes[1].set_title("distinct-item pairs with the same full SID, per batch")
+    axes[1].legend(fontsize=7)
+    return _png(fig)

@@ -1,0 +1,158 @@
+"""Method ``rqvae``: the RQ-VAE tokenizer of TIGER, the core that QuaSID, AdaSID and DAS build on.
+
+Defaults (METHODS.md, TIGER): encoder 384 → 512 → 256 → 128 → 32, 3 levels × 256 codes of dim 32,
+β = 0.25, straight-through gradient (``gradient="rotation"`` for the rotation trick), codebooks from
+residual k-means on the encoder outputs of every item before the first step, dead codes restarted
+every 100 steps. Choices of ours, written down: AdamW at 1e-3 with no weight decay, a fixed budget of
+optimizer ``steps`` (not epochs, so methods with pair batches and item batches get the same budget),
+1024 rows a step.
+
+Plug-in objectives (``objectives``: names from ``sidkit.objectives.OBJECTIVES``, ``objective_params``:
+{name: {param: value}}) attach here, so ``rqvae`` + ``hamr`` is QuaSID's repulsion on plain TIGER.
+Batches are pair batches when an objective needs pairs (or ``use_pairs``), else uniform item batches.
+"""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from sidkit.collab.item_pairs import ItemPairs
+from sidkit.collab.pair_batches import BatchPlan
+from sidkit.errors import SidkitError
+from sidkit.methods.base import Tokenizer, check_param
+from sidkit.methods.checkpoint import has_checkpoint, load_checkpoint
+from sidkit.methods.rqvae_network import RQVAENetwork
+from sidkit.methods.train_loop import train
+from sidkit.objectives import OBJECTIVES, Objective
+from sidkit.quantize.gradient_estimators import GRADIENT_ESTIMATORS
+from sidkit.quantize.kmeans import as_matrix
+
+
+class RQVAE(Tokenizer):
+    method = "rqvae"
+
+    def __init__(self, levels: int = 3, codebook_size: int = 256, dim: int = 32,
+                 hidden: tuple[int, ...] = (512, 256, 128), beta: float = 0.25, gradient: str = "ste",
+                 steps: int = 3000, batch_size: int = 1024, lr: float = 1e-3, weight_decay: float = 0.0,
+                 restart_every: int = 100, kmeans_init: bool = True, objectives: tuple[str, ...] = (),
+                 objective_params: dict[str, dict[str, Any]] | None = None, use_pairs: bool = False,
+                 checkpoint_every: int = 500, seed: int = 0) -> None:
+        self.levels = levels
+        self.codebook_size = codebook_size
+        self.dim = dim
+        self.hidden = list(hidden)
+        self.beta = beta
+        self.gradient = gradient
+        self.steps = steps
+        self.batch_size = batch_size
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.restart_every = restart_every
+        self.kmeans_init = kmeans_init
+        self.objectives = list(objectives)
+        self.objective_params = dict(objective_params or {})
+        self.use_pairs = use_pairs
+        self.checkpoint_every = checkpoint_every
+        self.seed = seed
+
+    @property
+    def codebook_sizes(self) -> list[int]:
+        return [self.codebook_size] * self.levels
+
+    def build_objectives(self) -> list[Objective]:
+        """The plug-in objectives, after checking every parameter (so a bad value fails before any work)."""
+        if self.gradient not in GRADIENT_ESTIMATORS:
+            raise SidkitError(f"gradient {self.gradient!r}; expected one of {', '.join(GRADIENT_ESTIMATORS)}")
+        for name, low in (("steps", 1), ("batch_size", 4), ("restart_every", 1), ("checkpoint_every", 1)):
+            if getattr(self, name) < low:
+                raise SidkitError(f"{name}={getattr(self, name)}; expected at least {low}")
+        if not self.lr > 0:
+            raise SidkitError(f"lr={self.lr}; expected a positive learning rate")
+        out = []
+        for name in self.objectives:
+            if name not in OBJECTIVES:
+                raise SidkitError(f"unknown objective {name!r}; expected one of {', '.join(OBJECTIVES)}")
+            params = self.objective_params.get(name, {})
+            defaults = {k: p.default for k, p in inspect.signature(OBJECTIVES[name]).parameters.items()}
+            for key, value in params.items():
+                if key not in defaults:
+                    raise SidkitError(f"objective {name!r} has no parameter {key!r}; expected one of "
+                                      f"{', '.join(defaults)}")
+                check_param(f"{name}.{key}", value, defaults[key])
+            try:
+                out.append(OBJECTIVES[name](**params))
+            except ValueError as e:
+                raise SidkitError(f"objective {name!r}: {e}") from None
+        unknown = set(self.objective_params) - set(self.objectives)
+        if unknown:
+            raise SidkitError(f"parameters given for objectives not in use: {', '.join(sorted(unknown))}")
+        return out
+
+    @property
+    def needs_pairs(self) -> bool:  # type: ignore[override]
+        return self.use_pairs or any(OBJECTIVES[n].needs_pairs for n in self.objectives if n in OBJECTIVES)
+
+    def _network(self, d_in: int) -> RQVAENetwork:
+        return RQVAENetwork(d_in, self.hidden, self.dim, self.levels, self.codebook_size, self.beta, self.gradient)
+
+    def fit(self, x: np.ndarray, pairs: ItemPairs | None = None, *, checkpoint_dir: str | Path | None = None,
+            resume: bool = False, progress: bool = True) -> "RQVAE":
+        x = as_matrix(x)
+        objectives = self.build_objectives()
+        if self.needs_pairs and pairs is None:
+            raise SidkitError(f"{self.method} with objectives {self.objectives} needs item pairs mined from interactions")
+        if self.codebook_size > len(x):
+            raise SidkitError(f"codebook size {self.codebook_size} is larger than the {len(x)} items; "
+                              f"expected at most {len(x)}")
+        plan = BatchPlan(len(x), pairs if self.needs_pairs else None, self.batch_size, self.seed)
+        torch.manual_seed(self.seed)
+        self.net_ = self._network(x.shape[1])
+        config = {"method": self.method, **self.get_params()}
+        if resume and has_checkpoint(checkpoint_dir):
+            _check_same_config(checkpoint_dir, self._network(x.shape[1]), config)
+        elif self.kmeans_init:
+            with torch.no_grad():
+                z = self.net_.encoder(torch.from_numpy(x)).numpy()
+            self.net_.quantizer.init_from(z, seed=self.seed)
+        self.training_log_ = train(
+            self.net_, objectives, x, plan, steps=self.steps, lr=self.lr, weight_decay=self.weight_decay,
+            restart_every=self.restart_every, seed=self.seed, config=config, checkpoint_dir=checkpoint_dir,
+            checkpoint_every=self.checkpoint_every, resume=resume, progress=progress)
+        self.labels_ = self.encode(x)
+        return self
+
+    def transform(self, x: np.ndarray) -> np.ndarray:
+        """Encoder outputs z (the continuous latent the codes quantize)."""
+        with torch.no_grad():
+            return self.net_.encoder(torch.from_numpy(as_matrix(x))).numpy()
+
+    def encode(self, x: np.ndarray, batch_size: int = 65536) -> np.ndarray:
+        xt = torch.from_numpy(as_matrix(x))
+        with torch.inference_mode():
+            return torch.cat([self.net_.quantizer.encode(self.net_.encoder(xt[s:s + batch_size]))
+                              for s in range(0, len(xt), batch_size)]).numpy()
+
+    def _tensors(self) -> dict[str, np.ndarray]:
+        return {k: v.detach().numpy() for k, v in self.net_.state_dict().items() if k != "quantizer.usage"}
+
+    def _restore(self, tensors: dict[str, np.ndarray]) -> None:
+        self.net_ = self._network(tensors["encoder.0.weight"].shape[1])
+        state = {k: torch.from_numpy(v.copy()) for k, v in tensors.items()}
+        state["quantizer.usage"] = torch.zeros(self.levels, self.codebook_size)
+        self.net_.load_state_dict(state)
+        self.net_.eval()
+
+
+def _check_same_config(checkpoint_dir: str | Path, net: RQVAENetwork, config: dict[str, Any]) -> None:
+    """A checkpoint may only be resumed by the run that wrote it (``steps`` may grow)."""
+    opt = torch.optim.AdamW(net.parameters())
+    _, _, saved = load_checkpoint(checkpoint_dir, net, opt)
+    differ = sorted(k for k in set(saved) | set(config) if k != "steps" and saved.get(k) != config.get(k))
+    if differ:
+        raise SidkitError(f"{Path(checkpoint_dir)}: checkpoint was written with other parameters "
+                          f"({', '.join(differ)}); expected the same run, or a new --checkpoint-dir")

@@ -1,0 +1,99 @@
+"""The training loop of every gradient-trained tokenizer, in one screen.
+
+Each step: the batch plan gives catalogue rows → the network gives x̂, z, ẑ, codes → reconstruction +
+quantizer losses + every plug-in objective → one AdamW step. Every term is logged per step. Every
+``restart_every`` steps, codewords no row picked since the last check are moved onto batch residuals.
+
+Resume: a checkpoint holds the network, the optimizer and the log; batches and restarts depend only on
+(seed, step), so a resumed run ends with the same weights as an uninterrupted one.
+
+Data parallel: under ``torchrun`` (torch.distributed initialised, gloo on CPU) the network is wrapped in
+DDP, each process takes its share of every global batch, and rank 0 decides restarts and writes
+checkpoints; the other processes receive its codebooks.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
+from tqdm.auto import tqdm
+
+from sidkit.collab.pair_batches import BatchPlan
+from sidkit.methods.checkpoint import has_checkpoint, load_checkpoint, save_checkpoint
+from sidkit.methods.rqvae_network import RQVAENetwork
+from sidkit.objectives.base import Batch, Objective, loss_total
+from sidkit.objectives.reconstruction import reconstruction_loss
+
+
+def colliding_pairs(codes: torch.Tensor, items: torch.Tensor) -> int:
+    """Pairs of distinct items in the batch with the same full code tuple."""
+    _, per_code = torch.unique(codes, dim=0, return_counts=True)
+    _, per_item = torch.unique(items, return_counts=True)
+    return int((per_code * (per_code - 1)).sum() // 2 - (per_item * (per_item - 1)).sum() // 2)
+
+
+def world() -> tuple[int, int]:
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def train(net: RQVAENetwork, objectives: list[Objective], x: np.ndarray, plan: BatchPlan, *, steps: int,
+          lr: float, weight_decay: float, restart_every: int, seed: int, config: dict[str, Any],
+          checkpoint_dir: str | Path | None = None, checkpoint_every: int = 500, resume: bool = False,
+          progress: bool = True) -> list[dict[str, float]]:
+    rank, n_proc = world()
+    xt = torch.as_tensor(x)
+    opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=weight_decay)
+    start, log = 0, []
+    if resume and has_checkpoint(checkpoint_dir):
+        start, log, _ = load_checkpoint(checkpoint_dir, net, opt)
+    model = DistributedDataParallel(net, broadcast_buffers=False) if n_proc > 1 else net
+
+    net.train()
+    bar = tqdm(range(start, steps), initial=start, total=steps, desc=f"training {config.get('method', '')}",
+               disable=not progress or rank != 0, leave=False)
+    for step in bar:
+        rows, n_pairs = plan.rows(step, rank, n_proc)
+        items = torch.from_numpy(rows)
+        batch = Batch(xt[items], items, n_pairs)
+        x_hat, z, q = model(batch.x)
+        terms = {"reconstruction": reconstruction_loss(batch.x, x_hat), **q.losses}
+        for objective in objectives:
+            terms.update(objective(batch, z, q.z_q, q.codes, step))
+        loss = loss_total(terms)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+        entry = {"step": step + 1, "loss": loss.item(), **{k: v.item() for k, v in terms.items()},
+                 "n_batch_collision_pairs": colliding_pairs(q.codes, items)}
+        if (step + 1) % restart_every == 0:
+            entry["n_restarted_codes"] = restart_dead_codes(net, q.residuals, seed, step, rank, n_proc)
+        log.append(entry)
+        if step % 20 == 0:
+            bar.set_postfix(loss=f"{entry['loss']:.4f}", collisions=entry["n_batch_collision_pairs"])
+        if checkpoint_dir is not None and rank == 0 and ((step + 1) % checkpoint_every == 0 or step + 1 == steps):
+            save_checkpoint(checkpoint_dir, net, opt, step + 1, log, config)
+    net.eval()
+    return log
+
+
+@torch.no_grad()
+def restart_dead_codes(net: RQVAENetwork, residuals: list[torch.Tensor], seed: int, step: int, rank: int,
+                       n_proc: int) -> int:
+    vq = net.quantizer
+    if n_proc > 1:
+        dist.all_reduce(vq.usage)  # a code is dead only if no process picked it
+    g = torch.Generator().manual_seed(seed * 1_000_003 + step)
+    moved = torch.tensor(vq.restart_dead(residuals, g) if rank == 0 else 0)
+    if n_proc > 1:
+        vq.usage.zero_()
+        dist.broadcast(vq.codebooks.data, src=0)
+        dist.broadcast(moved, src=0)
+    return int(moved)

@@ -1,0 +1,46 @@
+"""The contract every plug-in objective follows, so any of them attaches to any gradient-trained tokenizer.
+
+    terms = objective(batch, z, z_q, codes, step)     # dict of named scalar tensors
+
+``z`` is the encoder output [R, D], ``z_q`` the quantized vector [R, D], ``codes`` [R, L] the current
+codes, ``step`` the optimizer step (for schedules). Every returned term is already weighted and is
+added to the training loss, except names starting with ``n_``: those are counts, logged, not summed.
+Every term is logged per step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import torch
+
+
+@dataclass
+class Batch:
+    """Rows of one training step.
+
+    ``items`` are catalogue row numbers (so masks can tell two rows of the same item apart). In a pair
+    batch the first ``n_pairs`` rows are triggers and the next ``n_pairs`` their targets: row i and row
+    i + n_pairs are a mined positive pair. An item batch has ``n_pairs = 0``.
+    """
+
+    x: torch.Tensor
+    items: torch.Tensor
+    n_pairs: int = 0
+
+
+class Objective:
+    name: ClassVar[str]
+    needs_pairs: ClassVar[bool] = False
+
+    def params(self) -> dict[str, float | int | bool | str]:
+        return dict(vars(self))
+
+    def __call__(self, batch: Batch, z: torch.Tensor, z_q: torch.Tensor, codes: torch.Tensor,
+                 step: int) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+
+def loss_total(terms: dict[str, torch.Tensor]) -> torch.Tensor:
+    return sum(v for k, v in terms.items() if not k.startswith("n_"))

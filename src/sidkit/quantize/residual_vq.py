@@ -1,0 +1,106 @@
+"""Residual vector quantizer (RQ-VAE's bottleneck): L levels of K learnable codewords.
+
+Level l picks the codeword nearest to what levels < l left over; the quantized vector is the sum of the
+picked codewords. Codewords learn from the codebook loss ‖sg(r_l) − e_l‖², the encoder is held near its
+codewords by β‖r_l − sg(e_l)‖² (β = 0.25), and the reconstruction gradient crosses the argmin through a
+gradient estimator applied once to the total (straight-through, or the rotation trick).
+
+Collapse is the known failure, so: codebooks start from residual k-means on encoder outputs
+(``init_from``), and codewords no item picked since the last check are moved onto residuals of the
+current batch (``restart_dead``). Squared errors are summed over the code dimension, like the
+reconstruction, so neither term silently dominates the other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from sidkit.quantize.gradient_estimators import GRADIENT_ESTIMATORS
+from sidkit.quantize.residual_kmeans import ResidualKMeans
+
+
+@dataclass
+class Quantized:
+    z_q: torch.Tensor                 # [B, D] sum of codewords, gradient reaches the encoder
+    codes: torch.Tensor               # [B, L] int64
+    residuals: list[torch.Tensor]     # input of each level (detached), for dead-code restarts
+    losses: dict[str, torch.Tensor]   # "codebook", "commitment"
+
+
+class ResidualVQ(nn.Module):
+    def __init__(self, levels: int = 3, codebook_size: int = 256, dim: int = 32, beta: float = 0.25,
+                 gradient: str = "ste") -> None:
+        super().__init__()
+        if gradient not in GRADIENT_ESTIMATORS:
+            raise ValueError(f"gradient {gradient!r}; expected one of {', '.join(GRADIENT_ESTIMATORS)}")
+        self.levels, self.codebook_size, self.dim, self.beta = levels, codebook_size, dim, beta
+        self.estimator = GRADIENT_ESTIMATORS[gradient]
+        self.codebooks = nn.Parameter(torch.randn(levels, codebook_size, dim) * 0.01)
+        self.register_buffer("usage", torch.zeros(levels, codebook_size))  # picks since the last restart
+
+    @staticmethod
+    def _nearest(r: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        # ‖r‖² is the same for every codeword, so argmin ‖r − c‖² = argmin (‖c‖² − 2 r·c)
+        return ((c * c).sum(-1) - 2 * r @ c.T).argmin(-1)
+
+    def forward(self, z: torch.Tensor) -> Quantized:
+        residual, total = z, torch.zeros_like(z)
+        codes, residuals, codebook, commitment = [], [], z.new_zeros(()), z.new_zeros(())
+        for level in range(self.levels):
+            c = self.codebooks[level]
+            idx = self._nearest(residual.detach(), c.detach())
+            # not c[idx]: its backward (index_put with accumulate) sums in a thread-dependent order on
+            # CPU, and the same seed then gave different SIDs; index_select's backward does not
+            e = c.index_select(0, idx)
+            codebook = codebook + ((residual.detach() - e) ** 2).sum(-1).mean()
+            commitment = commitment + ((residual - e.detach()) ** 2).sum(-1).mean()
+            if self.training:
+                self.usage[level] += torch.bincount(idx, minlength=self.codebook_size).to(self.usage.dtype)
+            residuals.append(residual.detach())
+            codes.append(idx)
+            total = total + e.detach()
+            residual = residual - e.detach()
+        z_q = self.estimator(z, total)
+        return Quantized(z_q, torch.stack(codes, 1), residuals,
+                         {"codebook": codebook, "commitment": self.beta * commitment})
+
+    @torch.no_grad()
+    def encode(self, z: torch.Tensor) -> torch.Tensor:
+        residual, codes = z, []
+        for level in range(self.levels):
+            c = self.codebooks[level]
+            idx = self._nearest(residual, c)
+            codes.append(idx)
+            residual = residual - c[idx]
+        return torch.stack(codes, 1)
+
+    @torch.no_grad()
+    def decode(self, codes: torch.Tensor) -> torch.Tensor:
+        return sum(self.codebooks[level][codes[:, level]] for level in range(self.levels))
+
+    @torch.no_grad()
+    def init_from(self, z: np.ndarray, seed: int = 0, niter: int = 20) -> None:
+        """Codebooks = residual k-means on encoder outputs (seeded faiss)."""
+        rq = ResidualKMeans(self.levels, self.codebook_size, niter, seed).fit(z)
+        self.codebooks.copy_(torch.from_numpy(np.stack(rq.codebooks_)))
+        self.usage.zero_()
+
+    @torch.no_grad()
+    def restart_dead(self, residuals: list[torch.Tensor], generator: torch.Generator) -> int:
+        """Move every codeword unused since the last call onto a random residual of this batch.
+
+        Returns how many were moved. Resets the usage counts.
+        """
+        moved = 0
+        for level, r in enumerate(residuals):
+            dead = torch.nonzero(self.usage[level] == 0).flatten()
+            if len(dead):
+                pick = torch.randint(len(r), (len(dead),), generator=generator)
+                self.codebooks[level, dead] = r[pick]
+                moved += len(dead)
+        self.usage.zero_()
+        return moved
