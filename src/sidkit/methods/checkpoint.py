@@ -69,5 +69,13 @@ def load_checkpoint(directory: str | Path, net: torch.nn.Module,
     return step, log, config
 
 
+def check_resumable(saved: dict[str, Any], config: dict[str, Any], directory: str | Path) -> None:
+    """A checkpoint may only be resumed by the run that wrote it (``steps`` may grow)."""
+    differ = sorted(k for k in set(saved) | set(config) if k != "steps" and saved.get(k) != config.get(k))
+    if differ:
+        raise SidkitError(f"{Path(directory)}: checkpoint was written with other parameters "
+                          f"({', '.join(differ)}); expected the same run, or a new --checkpoint-dir")
+
+
 def has_checkpoint(directory: str | Path | None) -> bool:
     return directory is not None and (Path(directory) / CHECKPOINT).is_file()

@@ -25,7 +25,7 @@ from sidkit.collab.item_pairs import ItemPairs
 from sidkit.collab.pair_batches import BatchPlan
 from sidkit.errors import SidkitError
 from sidkit.methods.base import Tokenizer, check_param
-from sidkit.methods.checkpoint import has_checkpoint, load_checkpoint
+from sidkit.methods.checkpoint import has_checkpoint
 from sidkit.methods.rqvae_network import RQVAENetwork
 from sidkit.methods.train_loop import train
 from sidkit.objectives import OBJECTIVES, Objective
@@ -113,9 +113,7 @@ class RQVAE(Tokenizer):
         torch.manual_seed(self.seed)
         self.net_ = self._network(x.shape[1])
         config = {"method": self.method, **self.get_params()}
-        if resume and has_checkpoint(checkpoint_dir):
-            _check_same_config(checkpoint_dir, self._network(x.shape[1]), config)
-        elif self.kmeans_init:
+        if self.kmeans_init and not (resume and has_checkpoint(checkpoint_dir)):
             with torch.no_grad():
                 z = self.net_.encoder(torch.from_numpy(x)).numpy()
             self.net_.quantizer.init_from(z, seed=self.seed)
@@ -146,13 +144,3 @@ class RQVAE(Tokenizer):
         state["quantizer.usage"] = torch.zeros(self.levels, self.codebook_size)
         self.net_.load_state_dict(state)
         self.net_.eval()
-
-
-def _check_same_config(checkpoint_dir: str | Path, net: RQVAENetwork, config: dict[str, Any]) -> None:
-    """A checkpoint may only be resumed by the run that wrote it (``steps`` may grow)."""
-    opt = torch.optim.AdamW(net.parameters())
-    _, _, saved = load_checkpoint(checkpoint_dir, net, opt)
-    differ = sorted(k for k in set(saved) | set(config) if k != "steps" and saved.get(k) != config.get(k))
-    if differ:
-        raise SidkitError(f"{Path(checkpoint_dir)}: checkpoint was written with other parameters "
-                          f"({', '.join(differ)}); expected the same run, or a new --checkpoint-dir")
