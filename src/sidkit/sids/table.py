@@ -89,7 +89,7 @@ class SemanticIDs:
             raise input_error(path, f"cannot be read as Parquet ({type(e).__name__})") from None
         for col in ("item_id", "codes"):
             if col not in table.column_names:
-                raise input_error(path, f"missing column; expected item_id, codes, sid", field=col)
+                raise input_error(path, "missing column; expected item_id, codes, sid", field=col)
         codes_list = table.column("codes").to_pylist()
         lengths = {len(c) if c is not None else -1 for c in codes_list}
         if len(lengths) != 1 or -1 in lengths or 0 in lengths:
