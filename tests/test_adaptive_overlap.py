@@ -40,8 +40,9 @@ def test_sear_relaxes_only_pairs_alike_enough_for_their_depth():
 
 def test_load_counts_pairs_per_signature():
     codes = torch.tensor([[1, 2, 3], [1, 2, 4], [1, 7, 8], [9, 2, 5]])
-    pairs = (codes[:, None, :] == codes[None, :, :]).any(-1) & ~torch.eye(4, dtype=torch.bool)
-    load = signature_load(codes, pairs)
+    agree = codes[:, None, :] == codes[None, :, :]
+    pairs = agree.any(-1) & ~torch.eye(4, dtype=torch.bool)
+    load = signature_load(agree, pairs)
     # signatures: (0,1) levels {1,2}; (0,2), (1,2) level {1}; (0,3), (1,3) level {2}; (2,3) no overlap
     assert load[0, 1] == 1 and load[0, 2] == 2 and load[1, 2] == 2 and load[0, 3] == 2 and load[3, 1] == 2
     assert load[2, 3] == 0

@@ -20,7 +20,7 @@ from sidkit.errors import SidkitError
 
 class BatchPlan:
     def __init__(self, n_items: int, pairs: ItemPairs | None, batch_size: int, seed: int = 0) -> None:
-        self.n_items, self.pairs, self.seed = n_items, pairs, seed
+        self.pairs, self.seed = pairs, seed
         if pairs is not None:
             self.per_batch = max(1, batch_size // 2)  # pairs per batch: 2B rows in all
             n = len(pairs)
@@ -33,10 +33,6 @@ class BatchPlan:
         self.steps_per_epoch = n // self.per_batch
         self._n = n
         self._epoch, self._order = -1, np.zeros(0, dtype=np.int64)
-
-    @property
-    def n_pairs(self) -> int:
-        return self.per_batch if self.pairs is not None else 0
 
     def _slice(self, step: int) -> np.ndarray:
         epoch, k = divmod(step, self.steps_per_epoch)

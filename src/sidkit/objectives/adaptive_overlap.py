@@ -36,10 +36,12 @@ def depthwise(values: list[float] | None, levels: int, low: float, high: float) 
     return torch.linspace(low, high, levels) if levels > 1 else torch.tensor([high])
 
 
-def signature_load(codes: torch.Tensor, pairs: torch.Tensor) -> torch.Tensor:
-    """[R, R] c_ij: number of pairs in ``pairs`` (bool [R, R], symmetric) whose agreement signature equals (i, j)'s."""
-    agree = codes[:, None, :] == codes[None, :, :]
-    weights = 2 ** torch.arange(codes.shape[1], device=codes.device)
+def signature_load(agree: torch.Tensor, pairs: torch.Tensor) -> torch.Tensor:
+    """[R, R] c_ij: number of pairs in ``pairs`` (bool [R, R], symmetric) whose agreement signature equals (i, j)'s.
+
+    ``agree`` [R, R, L] bool: where the codes of rows i and j agree, level by level.
+    """
+    weights = 2 ** torch.arange(agree.shape[-1], device=agree.device)
     sig = (agree.long() * weights).sum(-1)  # bitmask of agreeing levels
     counts = torch.bincount(sig[pairs], minlength=int(weights.sum()) + 1) // 2  # unordered pairs
     return counts[sig]
@@ -72,7 +74,8 @@ class AdaptiveOverlap(Objective):
                  step: int) -> dict[str, torch.Tensor]:
         levels = codes.shape[1]
         valid = valid_pair_mask(batch.items, batch.n_pairs, self.cvpm)
-        overlap = (codes[:, None, :] == codes[None, :, :]).sum(-1)
+        agree = codes[:, None, :] == codes[None, :, :]
+        overlap = agree.sum(-1)
         pairs = valid & (overlap > 0)
         zn = F.normalize(z, dim=-1)
         cos = zn @ zn.T
@@ -80,7 +83,7 @@ class AdaptiveOverlap(Objective):
         eta = depthwise(self.eta, levels, self.eta_low, self.eta_high).to(z.device)[depth]
         margin = depthwise(self.margins, levels, self.margin_low, self.margin_high).to(z.device)[depth]
         gate = (cos.detach() >= eta) & pairs if self.sear else torch.zeros_like(pairs)
-        weight = self.load_weight(signature_load(codes, pairs)) if self.las else torch.ones_like(cos)
+        weight = self.load_weight(signature_load(agree, pairs)) if self.las else torch.ones_like(cos)
         repel = (pairs & ~gate).float()
         hinge = weight * repel * F.relu(margin - (1 - cos))
         return {
