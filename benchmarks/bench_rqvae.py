@@ -3,7 +3,7 @@ throughput against the bare matrix products, and DDP with 1 vs 2 processes.
 
     python benchmarks/bench_rqvae.py quality --dataset scientific [--steps 3000] [--seed 0]
     python benchmarks/bench_rqvae.py quality --dataset beauty --data-dir ../shared/datasets/beauty --template '{title}'
-    python benchmarks/bench_rqvae.py encode  [--rows 1000000]
+    python benchmarks/bench_rqvae.py encode  [--dataset scientific] [--rows 1000000]
     python benchmarks/bench_rqvae.py ddp     --dataset beauty --data-dir ../shared/datasets/beauty --template '{title}'
 
 Every run appends a JSON record to benchmarks/out/rqvae_<mode>.jsonl.
@@ -23,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
+from sidkit.content.item_embeddings import item_embeddings
 from sidkit.data import load_dataset
 from sidkit.methods import RQVAE
 from sidkit.workflow import fit_method, prepare
@@ -77,12 +77,14 @@ def quality(args: argparse.Namespace) -> None:
 
 
 def encode(args: argparse.Namespace) -> None:
-    """Items/s of ``encode`` (frozen model) vs the same matrix products with nothing else around them."""
-    torch.manual_seed(0)
-    d_in = 384
-    x0 = np.load(args.embeddings).astype(np.float32) if args.embeddings else None
-    base = x0 if x0 is not None else F.normalize(torch.randn(20000, d_in), dim=-1).numpy()
-    tok = RQVAE(steps=200, seed=0).fit(base[:20000], progress=False)
+    """Items/s of ``encode`` (frozen model) vs the same matrix products with nothing else around them.
+
+    The model is a 200-step rqvae on the data set's item embeddings; the rows are those embeddings
+    resampled with a little noise up to ``--rows``.
+    """
+    ds = load_dataset(args.dataset, args.data_dir, template=args.template)
+    base = item_embeddings(ds, None)
+    tok = RQVAE(steps=200, seed=0).fit(base, progress=False)
     rng = np.random.default_rng(0)
     x = base[rng.integers(0, len(base), args.rows)] + rng.normal(0, 0.01, (args.rows, base.shape[1])).astype(np.float32)
     net = tok.net_
@@ -158,7 +160,6 @@ def main() -> None:
     p.add_argument("--variants", help=f"comma-separated subset of: {', '.join(VARIANTS)}")
     p.add_argument("--rows", type=int, default=1_000_000)
     p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--embeddings", help="a .npy of real item embeddings to tile for the encode benchmark")
     args = p.parse_args()
     {"quality": quality, "encode": encode, "ddp": ddp}[args.mode](args)
 
