@@ -49,3 +49,36 @@ def scientific_prepared(scientific_titles, encoder):
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(0)
+
+
+N_FIT = 4000  # lifecycle tests fit on the first 4,000 scientific items; the other 344 are "new uploads"
+
+
+def fit_part(prep, method: str, out: Path, n: int = N_FIT, **params) -> Path:
+    """Fit ``method`` on the first ``n`` items of ``prep`` (pairs and held-out pairs inside them) into ``out``."""
+    from dataclasses import replace
+
+    from sidkit.collab.item_pairs import ItemPairs
+    from sidkit.workflow import Prepared, fit_to_dir
+
+    ds, p, (prev, last) = prep.dataset, prep.pairs, prep.held_out
+    inside = (p.trigger < n) & (p.target < n)
+    keep = (prev < n) & (last < n)
+    part = Prepared(replace(ds, catalog=ds.catalog.subset(np.arange(n))), prep.embeddings[:n],
+                    ItemPairs(p.trigger[inside], p.target[inside], p.source[inside]), (prev[keep], last[keep]), {},
+                    prep.content)
+    fit_to_dir(part, method, out, **params)
+    return out
+
+
+@pytest.fixture(scope="session")
+def fitted(tmp_path_factory, scientific_prepared) -> Path:
+    """rq-kmeans fitted on the first N_FIT items: never modified; tests take a copy (model_dir)."""
+    return fit_part(scientific_prepared, "rq-kmeans", tmp_path_factory.mktemp("fit") / "rqk")
+
+
+@pytest.fixture
+def model_dir(fitted, tmp_path) -> Path:
+    import shutil
+
+    return Path(shutil.copytree(fitted, tmp_path / "model_dir"))

@@ -124,9 +124,11 @@ def _distributed() -> int:
 def cmd_fit(args: argparse.Namespace) -> int:
     from sidkit.atomic import check_output_dir
     from sidkit.methods import METHODS
+    from sidkit.sids.collisions import check_mode
     from sidkit.workflow import fit_method, fit_to_dir, prepare
 
     check_output_dir(args.out)  # refuse before an expensive run, not after
+    check_mode(args.collisions, args.collision_k, args.capacity)
     if args.method not in METHODS:
         raise SidkitError(f"unknown method {args.method!r}; expected one of {', '.join(METHODS)}")
     params = method_params(args, METHODS[args.method])
@@ -150,8 +152,9 @@ def cmd_fit(args: argparse.Namespace) -> int:
         raise SidkitError(f"--checkpoint-dir/--resume: {args.method} is not trained by gradient steps")
     if args.resume and not args.checkpoint_dir:
         raise SidkitError("--resume needs --checkpoint-dir DIR (the folder the interrupted run wrote to)")
+    collisions = {"mode": args.collisions, "k": args.collision_k, "capacity": args.capacity}
     common = dict(levels=args.levels, codebook_size=args.codebook_size, seed=args.seed, fit_options=fit_options,
-                  **params)
+                  collisions=collisions, **params)
     if rank != 0:  # other processes of a torchrun job train with rank 0, which alone writes
         fit_method(prep, args.method, **common)
         return 0
@@ -181,7 +184,49 @@ def cmd_quality(args: argparse.Namespace) -> int:
         to_row = np.array([row.get(i, -1) for i in ds.catalog.item_ids])
         keep = (to_row[prev] >= 0) & (to_row[last] >= 0)
         quality["collab_prefix_agreement"] = collab_prefix_agreement(table.codes, to_row[prev][keep], to_row[last][keep])
+    if "collisions" in table.manifest:  # how the fit handled collisions, with the figures before
+        quality["collisions"] = table.manifest["collisions"]
     print(json.dumps(quality, indent=2))
+    return 0
+
+
+def _collision_args(p: argparse.ArgumentParser, default: str | None) -> None:
+    from sidkit.sids.collisions import DEFAULT_COLLISIONS, MODES
+
+    g = p.add_argument_group("collision handling")
+    g.add_argument("--collisions", choices=MODES, default=default,
+                   help="disambiguate: an extra SID level tells colliding items apart; reassign: move a colliding "
+                        "item to the least loaded of its k nearest last-level codes" +
+                        (" (default: the fit's choice)" if default is None else f" (default {default})"))
+    g.add_argument("--collision-k", type=_positive, default=None if default is None else DEFAULT_COLLISIONS["k"],
+                   help=f"last-level candidates for reassign (default {DEFAULT_COLLISIONS['k']})")
+    g.add_argument("--capacity", type=_positive, default=None if default is None else DEFAULT_COLLISIONS["capacity"],
+                   help=f"items per code tuple before reassign moves one (default {DEFAULT_COLLISIONS['capacity']})")
+
+
+def _collision_choice(args: argparse.Namespace) -> dict:
+    return {k: v for k, v in (("mode", args.collisions), ("k", args.collision_k), ("capacity", args.capacity))
+            if v is not None}
+
+
+def cmd_assign(args: argparse.Namespace) -> int:
+    from sidkit.data.files import read_catalog
+    from sidkit.sid_store import SIDStore, assign_summary
+
+    store = SIDStore(args.model_dir, cache_dir=args.cache_dir, encode_batch_size=args.encode_batch_size)
+    catalog = read_catalog(args.items)
+    report = store.assign(catalog, _collision_choice(args))
+    print(assign_summary(report))
+    print(f"{args.model_dir}: version {report['version']}: {report['new']} new items, "
+          f"{report['existing']} already there", file=sys.stderr)
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from sidkit.serve.app import serve
+
+    serve(args.model_dir, host=args.host, port=args.port, max_batch=args.max_batch,
+          max_body_bytes=args.max_body_mb * 1024 * 1024, cache_dir=args.cache_dir)
     return 0
 
 
@@ -263,8 +308,26 @@ def build_parser() -> argparse.ArgumentParser:
                    help="any constructor parameter, or OBJECTIVE.NAME=VALUE (e.g. hamr.margin_full=0.9); repeatable")
     t.add_argument("--checkpoint-dir", help="write a checkpoint here every checkpoint_every steps")
     t.add_argument("--resume", action="store_true", help="continue from the checkpoint in --checkpoint-dir")
+    _collision_args(fit, "disambiguate")
     _encoder_args(fit)
     fit.set_defaults(func=cmd_fit)
+
+    a = sub.add_parser("assign", help="give SIDs to new items with a fitted model; appended as a new version")
+    a.add_argument("model_dir", help="a folder written by `sidkit fit`")
+    a.add_argument("--items", required=True,
+                   help="new items: item_id + the template's text fields, or an 'embedding' column (the model's input)")
+    _collision_args(a, None)
+    _encoder_args(a)
+    a.set_defaults(func=cmd_assign)
+
+    s = sub.add_parser("serve", help="HTTP service over a fitted model folder: lookups, assign, quality")
+    s.add_argument("model_dir", help="a folder written by `sidkit fit`")
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--port", type=_positive, default=8000)
+    s.add_argument("--max-batch", type=_positive, default=10000, help="items per batch request (default 10000)")
+    s.add_argument("--max-body-mb", type=_positive, default=32, help="request body limit in MiB (default 32)")
+    s.add_argument("--cache-dir", help="embedding cache for texts sent to /assign")
+    s.set_defaults(func=cmd_serve)
 
     q = sub.add_parser("quality", help="print the quality figures of a sids.parquet")
     q.add_argument("sids", help="path to sids.parquet (or its folder)")

@@ -15,12 +15,13 @@ import pandas as pd
 from sidkit.atomic import output_dir, write_file, write_json
 from sidkit.collab.item_pairs import ItemPairs
 from sidkit.collab.mine import mine_pairs
-from sidkit.content.item_embeddings import item_embeddings
+from sidkit.content.item_embeddings import content_spec, item_embeddings
 from sidkit.content.text_encoder import TextEncoder
 from sidkit.data.splits import last_transitions, leave_one_out
 from sidkit.data.types import Dataset
 from sidkit.methods.base import Tokenizer
 from sidkit.methods.registry import make_tokenizer
+from sidkit.sids.collisions import DEFAULT_COLLISIONS, SHOWN, check_mode, reassign
 from sidkit.sids.quality import collab_prefix_agreement, sid_quality
 from sidkit.sids.table import SemanticIDs
 
@@ -34,6 +35,7 @@ class Prepared:
     pairs: ItemPairs | None
     held_out: tuple[np.ndarray, np.ndarray]
     seconds: dict[str, float]
+    content: dict | None = None  # how embeddings were made (content_spec), so assign can do the same
 
 
 @dataclass
@@ -57,20 +59,31 @@ def prepare(dataset: Dataset, encoder: TextEncoder | None = None, *, need_pairs:
         t = time.perf_counter()
         pairs = mine_pairs(split.train, pair_sources, seed=seed)  # training part only: no test leakage
         seconds["pairs"] = time.perf_counter() - t
-    return Prepared(dataset, x, pairs, last_transitions(dataset.interactions), seconds)
+    return Prepared(dataset, x, pairs, last_transitions(dataset.interactions), seconds,
+                    content_spec(dataset, encoder, x))
 
 
 def fit_method(prep: Prepared, method: str, *, levels: int = 3, codebook_size: int = 256, seed: int = 0,
-               fit_options: dict | None = None, **params) -> FitResult:
+               fit_options: dict | None = None, collisions: dict | None = None, **params) -> FitResult:
     """Fit one method. ``fit_options`` go to ``fit`` (gradient-trained methods: checkpoint_dir, resume,
-    progress); ``params`` to the constructor."""
+    progress); ``collisions``: {"mode", "k", "capacity"} (sids.collisions; default disambiguate);
+    ``params`` to the constructor."""
+    collisions = {**DEFAULT_COLLISIONS, **(collisions or {})}
+    check_mode(**collisions)
     tok = make_tokenizer(method, levels=levels, codebook_size=codebook_size, seed=seed, **params)
     t = time.perf_counter()
     tok.fit(prep.embeddings, prep.pairs if tok.needs_pairs else None, **(fit_options or {}))
     seconds = time.perf_counter() - t
-    sids = SemanticIDs(prep.dataset.catalog.item_ids, tok.labels_, tok.codebook_sizes, getattr(tok, "vq_codes_", None))
+    codes, handled = tok.labels_, None
+    if collisions["mode"] == "reassign":
+        encoded, candidates = tok.candidates(prep.embeddings, collisions["k"])
+        codes, moves = reassign(encoded, candidates, collisions["capacity"])
+        handled = {**collisions, **moves,
+                   "before": {k: v for k, v in sid_quality(encoded, tok.codebook_sizes).items() if k in SHOWN}}
+    sids = SemanticIDs(prep.dataset.catalog.item_ids, codes, tok.codebook_sizes, getattr(tok, "vq_codes_", None))
     quality = sid_quality(sids.codes, sids.codebook_sizes)
     quality["collab_prefix_agreement"] = collab_prefix_agreement(sids.codes, *prep.held_out)
+    quality["collisions"] = handled or collisions
     return FitResult(method, tok, sids, quality, seconds)
 
 
@@ -84,6 +97,8 @@ def write_result(result: FitResult, directory: Path, prep: Prepared, seed: int, 
         "seed": seed,
         "params": tok.get_params(),
         "text_template": prep.dataset.text_template,
+        "content": prep.content,
+        "collisions": result.quality["collisions"],  # the fit's choice (assign's default) and what it did
         "fit_seconds": round(result.seconds, 3),
         **(extra or {}),
     }

@@ -1,4 +1,8 @@
-"""Item content embeddings x: text through the encoder plus any given modality, fused."""
+"""Item content embeddings x: text through the encoder plus any given modality, fused.
+
+``content_spec`` records how x was made (template, text model, modalities and their sizes) so that items
+added after fitting (``sidkit assign``) get their x the same way: ``embed_like``.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +10,11 @@ import numpy as np
 
 from sidkit.content.fusion import fuse_modalities
 from sidkit.content.template import render_texts
-from sidkit.content.text_encoder import TextEncoder
-from sidkit.data.types import Dataset
+from sidkit.content.text_encoder import DEFAULT_MODEL, TextEncoder
+from sidkit.data.types import Catalog, Dataset
+from sidkit.errors import SidkitError
+
+GIVEN = "embedding"  # a column (or API field) holding x itself, in the fitted model's input space
 
 
 def item_texts(dataset: Dataset) -> list[str]:
@@ -20,7 +27,57 @@ def item_embeddings(
     weights: dict[str, float] | None = None,
 ) -> np.ndarray:
     """One row per catalogue item. Text counts as the modality ``text`` when the data set has a template."""
-    parts: dict[str, np.ndarray] = dict(dataset.catalog.embeddings)
+    return fuse_modalities(_parts(dataset.catalog, dataset.text_template, encoder), weights)
+
+
+def _parts(catalog: Catalog, template: str | None, encoder: TextEncoder | None) -> dict[str, np.ndarray]:
+    parts: dict[str, np.ndarray] = dict(catalog.embeddings)
+    if template and catalog.text:
+        parts["text"] = (encoder or TextEncoder()).encode(render_texts(template, catalog.text))
+    return parts
+
+
+def content_spec(dataset: Dataset, encoder: TextEncoder | None, x: np.ndarray,
+                 weights: dict[str, float] | None = None) -> dict:
+    """How ``x`` was made from the catalogue, as JSON for the manifest."""
+    modalities = {name: int(e.shape[1]) for name, e in dataset.catalog.embeddings.items()}
     if dataset.text_template and dataset.catalog.text:
-        parts["text"] = (encoder or TextEncoder()).encode(item_texts(dataset))
-    return fuse_modalities(parts, weights)
+        modalities["text"] = 0  # its size is the text model's
+    return {"template": dataset.text_template if "text" in modalities else None,
+            "text_model": (encoder.model if encoder else DEFAULT_MODEL) if "text" in modalities else None,
+            "modalities": modalities, "weights": weights or {}, "dim": int(x.shape[1])}
+
+
+def embed_like(catalog: Catalog, spec: dict, encoder: TextEncoder | None = None) -> np.ndarray:
+    """x for new items, made as ``spec`` says the fitted items' x was.
+
+    Either every fitted modality is there (text fields for the template, embedding columns by name), or
+    one column ``embedding`` holds x directly (for a one-modality model, that modality's vector).
+    """
+    modalities = spec["modalities"]
+    given = catalog.embeddings.get(GIVEN) if GIVEN not in modalities else None
+    if given is not None:
+        if given.shape[1] != spec["dim"]:
+            raise SidkitError(f"{catalog.source}: field '{GIVEN}' has {given.shape[1]} dimensions; expected "
+                              f"{spec['dim']}, the fitted model's input size")
+        return fuse_modalities({"x": given}) if len(modalities) == 1 else given
+    for name, dim in modalities.items():
+        if name == "text":
+            continue
+        if name not in catalog.embeddings:
+            raise SidkitError(f"{catalog.source}: field '{name}' missing; expected the embedding column the "
+                              f"model was fitted with (or '{GIVEN}' with the model's input vector)")
+        if catalog.embeddings[name].shape[1] != dim:
+            raise SidkitError(f"{catalog.source}: field '{name}' has {catalog.embeddings[name].shape[1]} "
+                              f"dimensions; expected {dim}")
+    if "text" in modalities and not catalog.text:
+        raise SidkitError(f"{catalog.source}: no text fields; expected the fields of the template "
+                          f"{spec['template']!r} (or '{GIVEN}' with the model's input vector)")
+    parts = _parts(Catalog(catalog.item_ids, catalog.text,
+                           {k: v for k, v in catalog.embeddings.items() if k in modalities}, catalog.source),
+                   spec["template"] if "text" in modalities else None,
+                   encoder or TextEncoder(spec["text_model"] or DEFAULT_MODEL))
+    x = fuse_modalities(parts, spec.get("weights") or None)
+    if x.shape[1] != spec["dim"]:
+        raise SidkitError(f"{catalog.source}: items embed to {x.shape[1]} dimensions; expected {spec['dim']}")
+    return x

@@ -40,6 +40,12 @@ class Tokenizer:
     def encode(self, x: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
+    def candidates(self, x: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """``encode(x)`` and, per row, the ``k`` nearest last-level codes [N, k] (nearest first): the
+        choices collision re-assignment has (sids.collisions)."""
+        raise SidkitError(f"{self.method} cannot list last-level candidates; expected collision mode "
+                          "'disambiguate' for this method")
+
     # --- artifacts -------------------------------------------------------------------------------
     def _tensors(self) -> dict[str, np.ndarray]:
         raise NotImplementedError

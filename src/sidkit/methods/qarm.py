@@ -65,6 +65,9 @@ class QARM(Tokenizer):
     def encode(self, x: np.ndarray) -> np.ndarray:
         return self.rq_.encode(self.transform(x))
 
+    def candidates(self, x: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        return self.rq_.candidates(self.transform(x), k)
+
     def vq_encode(self, x: np.ndarray) -> np.ndarray:
         """VQ codes of new items: their top-K most similar fitted items."""
         return topk_codes(self.transform(x), self.aligned_, self.vq_k)

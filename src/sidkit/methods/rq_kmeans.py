@@ -30,6 +30,9 @@ class RQKMeans(Tokenizer):
     def encode(self, x: np.ndarray) -> np.ndarray:
         return self.rq_.encode(x)
 
+    def candidates(self, x: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        return self.rq_.candidates(x, k)
+
     def _tensors(self) -> dict[str, np.ndarray]:
         return {"codebooks": np.stack(self.rq_.codebooks_)}
 

@@ -135,6 +135,13 @@ class RQVAE(Tokenizer):
             return torch.cat([self.net_.quantizer.encode(self.net_.encoder(xt[s:s + batch_size]))
                               for s in range(0, len(xt), batch_size)]).numpy()
 
+    def candidates(self, x: np.ndarray, k: int, batch_size: int = 65536) -> tuple[np.ndarray, np.ndarray]:
+        xt = torch.from_numpy(as_matrix(x))
+        with torch.inference_mode():
+            parts = [self.net_.quantizer.candidates(self.net_.encoder(xt[s:s + batch_size]), k)
+                     for s in range(0, len(xt), batch_size)]
+        return torch.cat([p[0] for p in parts]).numpy(), torch.cat([p[1] for p in parts]).numpy()
+
     def _tensors(self) -> dict[str, np.ndarray]:
         return {k: v.detach().numpy() for k, v in self.net_.state_dict().items() if k != "quantizer.usage"}
 

@@ -8,6 +8,7 @@ Codebooks are frozen after ``fit``; ``encode`` assigns codes to any vectors gree
 
 from __future__ import annotations
 
+import faiss
 import numpy as np
 
 from sidkit.quantize.kmeans import as_matrix, kmeans_centroids, nearest
@@ -47,6 +48,21 @@ class ResidualKMeans:
             codes[:, level] = nearest(residual, c)
             residual -= c[codes[:, level]]
         return codes
+
+    def candidates(self, x: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Codes [N, L] and the ``k`` last-level codes nearest to each row's last residual [N, k], nearest
+        first (column 0 is the code ``encode`` picks): where collision handling may move an item."""
+        residual = as_matrix(x).copy()
+        codes = np.empty((residual.shape[0], len(self.codebooks_)), dtype=np.int64)
+        for level, c in enumerate(self.codebooks_[:-1]):
+            codes[:, level] = nearest(residual, c)
+            residual -= c[codes[:, level]]
+        last = np.ascontiguousarray(self.codebooks_[-1], dtype=np.float32)
+        index = faiss.IndexFlatL2(last.shape[1])
+        index.add(last)
+        _, cand = index.search(residual, min(k, len(last)))
+        codes[:, -1] = cand[:, 0]
+        return codes, cand.astype(np.int64)
 
     def decode(self, codes: np.ndarray) -> np.ndarray:
         """Sum of the chosen codewords: the quantised vector."""

@@ -79,6 +79,18 @@ class ResidualVQ(nn.Module):
         return torch.stack(codes, 1)
 
     @torch.no_grad()
+    def candidates(self, z: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Codes [B, L] and the ``k`` last-level codes nearest to each last residual [B, k], nearest first."""
+        residual, codes = z, []
+        for level in range(self.levels - 1):
+            idx = self._nearest(residual, self.codebooks[level])
+            codes.append(idx)
+            residual = residual - self.codebooks[level][idx]
+        c = self.codebooks[-1]
+        cand = ((c * c).sum(-1) - 2 * residual @ c.T).topk(min(k, self.codebook_size), dim=-1, largest=False).indices
+        return torch.stack(codes + [cand[:, 0]], 1), cand
+
+    @torch.no_grad()
     def decode(self, codes: torch.Tensor) -> torch.Tensor:
         return sum(self.codebooks[level][codes[:, level]] for level in range(self.levels))
 

@@ -21,6 +21,7 @@ from sidkit.atomic import write_file, write_json
 from sidkit.errors import SidkitError, input_error
 from sidkit.sids.disambiguate import with_disambiguation
 from sidkit.sids.tokens import sid_to_tokens, token_vocabulary
+from sidkit.sids.versions import VERSIONS, read_version, version_numbers
 
 
 @dataclass
@@ -30,6 +31,7 @@ class SemanticIDs:
     codebook_sizes: list[int]
     vq_codes: np.ndarray | None = None
     manifest: dict = field(default_factory=dict)
+    version: int = 0  # the last append-only version included (sids.versions); 0 is the fitted table
 
     def __post_init__(self) -> None:
         self.codes = np.asarray(self.codes, dtype=np.int64)
@@ -76,8 +78,9 @@ class SemanticIDs:
         return d / "sids.parquet"
 
     @classmethod
-    def read(cls, path: str | Path) -> "SemanticIDs":
-        """Read ``sids.parquet`` (or the folder holding it) and the manifest beside it."""
+    def read(cls, path: str | Path, version: int | None = None) -> "SemanticIDs":
+        """Read ``sids.parquet`` (or the folder holding it), the manifest beside it, and the rows that
+        ``sidkit assign`` appended since, up to ``version`` (default: the latest)."""
         path = Path(path)
         if path.is_dir():
             path = path / "sids.parquet"
@@ -108,4 +111,21 @@ class SemanticIDs:
         vq = None
         if "vq_codes" in table.column_names:
             vq = np.asarray(table.column("vq_codes").to_pylist(), dtype=np.int64)
-        return cls([str(i) for i in table.column("item_id").to_pylist()], codes, sizes, vq, manifest)
+        item_ids = [str(i) for i in table.column("item_id").to_pylist()]
+        numbers = [n for n in version_numbers(path.parent) if version is None or n <= version]
+        if version is not None and version > (numbers[-1] if numbers else 0):
+            raise SidkitError(f"{path.parent}: no version {version}; the latest is {numbers[-1] if numbers else 0}")
+        parts = [read_version(path.parent, n, codes.shape[1]) for n in numbers]
+        if parts:
+            item_ids = item_ids + [i for v in parts for i in v.item_ids]
+            codes = np.concatenate([codes] + [v.codes for v in parts])
+            if vq is not None:
+                vq = np.concatenate([vq] + [v.vq_codes if v.vq_codes is not None
+                                            else np.full((len(v.codes), vq.shape[1]), -1) for v in parts])
+        seen: set[str] = set()
+        for row, item in enumerate(item_ids):
+            if item in seen:
+                where = path if row < table.num_rows else path.parent / VERSIONS
+                raise input_error(where, f"item {item!r} appears twice; expected each item once")
+            seen.add(item)
+        return cls(item_ids, codes, sizes, vq, manifest, numbers[-1] if numbers else 0)

@@ -1,0 +1,1 @@
+"""HTTP service over a fitted model folder (FastAPI); a thin shell over sidkit.sid_store."""

@@ -1,0 +1,232 @@
+"""A fitted model folder as a living, append-only SID table: look items up, assign new ones.
+
+QARM keeps its codes in a cache store that each day's uploads are added to; this is that store. The
+folder ``sidkit fit`` wrote (``model/``, ``sids.parquet``, ``manifest.json``) is opened as is; each
+``assign`` encodes the new items with the frozen model and commits them as one new version file
+(sids.versions). What it promises:
+
+- an item's SID, once given, never changes (new rows only ever go after the existing ones);
+- re-sending a known item id is a no-op that answers its SID;
+- assigns are serialised, across threads and across processes (a lock file), so no SID is given twice;
+- a writer killed mid-assign leaves the previous version intact (the version file's rename commits).
+
+Readers take one immutable snapshot per call, so a lookup never sees half an assign.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import threading
+import time
+from collections import Counter
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from sidkit.content.item_embeddings import GIVEN, embed_like
+from sidkit.content.text_encoder import TextEncoder
+from sidkit.data.types import Catalog
+from sidkit.errors import SidkitError
+from sidkit.methods.base import Tokenizer
+from sidkit.methods.registry import load_tokenizer
+from sidkit.quantize.kmeans import as_matrix
+from sidkit.sids.collisions import DEFAULT_COLLISIONS, SHOWN, check_mode, reassign, tuple_loads
+from sidkit.sids.quality import sid_quality
+from sidkit.sids.table import SemanticIDs
+from sidkit.sids.tokens import sid_to_tokens
+from sidkit.sids.versions import read_version, remove_stale_temps, version_numbers, write_version
+
+LOCK = ".assign.lock"
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The table at one version. Never mutated: an assign builds the next one and swaps it in."""
+
+    version: int
+    item_ids: list[str]
+    index: dict[str, int]
+    codes: np.ndarray
+    sid: np.ndarray
+    loads: Counter  # items per code tuple; a new item's disambiguation level is its tuple's load
+
+    def answer(self, item_id: str) -> dict | None:
+        row = self.index.get(item_id)
+        if row is None:
+            return None
+        sid = self.sid[row].tolist()
+        return {"item_id": item_id, "sid": sid, "codes": sid[:-1], "tokens": sid_to_tokens(sid)}
+
+
+def _snapshot(table: SemanticIDs) -> Snapshot:
+    return Snapshot(table.version, list(table.item_ids), {item: i for i, item in enumerate(table.item_ids)},
+                    table.codes, table.sid, tuple_loads(table.codes))
+
+
+class SIDStore:
+    def __init__(self, directory: str | Path, *, cache_dir: str | Path | None = None,
+                 encode_batch_size: int = 64) -> None:
+        self.directory = Path(directory)
+        if not (self.directory / "sids.parquet").is_file() or not (self.directory / "model").is_dir():
+            raise SidkitError(f"{self.directory}: expected a folder written by `sidkit fit` "
+                              "(with sids.parquet and model/)")
+        table = SemanticIDs.read(self.directory)
+        self.manifest = table.manifest
+        self.codebook_sizes = table.codebook_sizes
+        self.has_vq = table.vq_codes is not None
+        self._snap = _snapshot(table)
+        self._tokenizer: Tokenizer | None = None
+        self._encoder: TextEncoder | None = None
+        self._cache_dir, self._encode_batch_size = cache_dir, encode_batch_size
+        self._lock = threading.Lock()
+        self._quality: tuple[int, dict] | None = None
+
+    # --- reading -----------------------------------------------------------------------------------
+    @property
+    def snapshot(self) -> Snapshot:
+        return self._snap
+
+    def lookup(self, item_ids: list[str]) -> tuple[list[dict], list[str]]:
+        """Answers for the known ids (in request order) and the unknown ids. An unknown id triggers one
+        check for versions another process (``sidkit assign``) committed since this store loaded."""
+        snap = self._snap
+        found = [snap.answer(i) for i in item_ids]
+        if any(a is None for a in found) and self.refresh():
+            snap = self._snap
+            found = [snap.answer(i) for i in item_ids]
+        return [a for a in found if a is not None], [i for i, a in zip(item_ids, found) if a is None]
+
+    def refresh(self) -> bool:
+        """Load versions committed by others. Returns whether there were any."""
+        with self._lock:
+            return self._catch_up()
+
+    def _catch_up(self) -> bool:
+        numbers = [n for n in version_numbers(self.directory) if n > self._snap.version]
+        if not numbers:
+            return False
+        snap = self._snap
+        for n in numbers:
+            v = read_version(self.directory, n, snap.codes.shape[1])
+            snap = _extended(snap, v.number, v.item_ids, v.codes)
+        self._snap = snap
+        return True
+
+    def quality(self) -> dict:
+        snap = self._snap
+        if self._quality is None or self._quality[0] != snap.version:
+            self._quality = (snap.version, {"version": snap.version, **sid_quality(snap.codes, self.codebook_sizes)})
+        return self._quality[1]
+
+    # --- writing -----------------------------------------------------------------------------------
+    @property
+    def tokenizer(self) -> Tokenizer:
+        if self._tokenizer is None:
+            self._tokenizer = load_tokenizer(self.directory / "model")
+        return self._tokenizer
+
+    def _text_encoder(self) -> TextEncoder:
+        if self._encoder is None:
+            model = (self.manifest.get("content") or {}).get("text_model") or "all-MiniLM-L6-v2"
+            self._encoder = TextEncoder(model, cache_dir=self._cache_dir, batch_size=self._encode_batch_size,
+                                        show_progress=False)
+        return self._encoder
+
+    def embed(self, catalog: Catalog) -> np.ndarray:
+        """x for new items, the way the fitted items' x was made (the manifest's content spec)."""
+        spec = self.manifest.get("content")
+        if spec is None:  # a folder fitted before specs were recorded: only given vectors can be used
+            if GIVEN not in catalog.embeddings:
+                raise SidkitError(f"{self.directory}/manifest.json: no content spec; expected new items as "
+                                  f"'{GIVEN}' vectors in the model's input space")
+            return as_matrix(catalog.embeddings[GIVEN], f"{catalog.source}: field '{GIVEN}'")
+        needs_text = "text" in spec["modalities"] and GIVEN not in catalog.embeddings
+        return embed_like(catalog, spec, self._text_encoder() if needs_text else None)
+
+    def assign(self, catalog: Catalog, collisions: dict | None = None) -> dict:
+        """Give SIDs to the catalogue's new items (known ids are answered as they are) in one new version.
+
+        ``collisions``: {"mode", "k", "capacity"}, default the fit's choice (manifest) else disambiguate.
+        Returns {"version", "new", "existing", "items": [answers in request order], "collisions",
+        "quality_before", "quality_after"}.
+        """
+        fitted = self.manifest.get("collisions") or {}
+        settings = {k: (collisions or {}).get(k, fitted.get(k, default)) for k, default in DEFAULT_COLLISIONS.items()}
+        if set(collisions or {}) - set(DEFAULT_COLLISIONS):
+            raise SidkitError(f"collision settings {sorted(collisions)}; expected {', '.join(DEFAULT_COLLISIONS)}")
+        check_mode(**settings)
+        with self._lock, _file_lock(self.directory / LOCK):
+            self._catch_up()
+            remove_stale_temps(self.directory)  # a killed writer's leftovers; we hold the lock
+            snap = self._snap
+            new_rows = [r for r, item in enumerate(catalog.item_ids) if item not in snap.index]
+            report = {"version": snap.version, "new": len(new_rows), "existing": len(catalog) - len(new_rows)}
+            if new_rows:
+                report.update(self._commit(snap, catalog.subset(np.array(new_rows)), settings))
+            snap = self._snap
+            report["version"] = snap.version
+            report["items"] = [snap.answer(i) for i in catalog.item_ids]
+            return report
+
+    def _commit(self, snap: Snapshot, catalog: Catalog, settings: dict) -> dict:
+        t = time.perf_counter()
+        x = self.embed(catalog)
+        tok = self.tokenizer
+        if settings["mode"] == "reassign":
+            encoded, candidates = tok.candidates(x, settings["k"])
+            codes, moves = reassign(encoded, candidates, settings["capacity"], Counter(snap.loads))
+        else:
+            encoded = codes = tok.encode(x)
+            moves = {}
+        vq = tok.vq_encode(x) if self.has_vq and hasattr(tok, "vq_encode") else None
+        before = self.quality()
+        after_codes = np.concatenate([snap.codes, codes])
+        after = sid_quality(after_codes, self.codebook_sizes)
+        encoded_rate = after["collision_rate"] if encoded is codes else \
+            sid_quality(np.concatenate([snap.codes, encoded]), self.codebook_sizes)["collision_rate"]
+        number = snap.version + 1
+        meta = {"created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "n_items": len(catalog),
+                "collisions": {**settings, **moves, "encoded_collision_rate": encoded_rate},
+                "quality_before": {k: before[k] for k in SHOWN}, "quality_after": {k: after[k] for k in SHOWN}}
+        write_version(self.directory, number, catalog.item_ids, codes, vq, meta)  # the commit
+        self._snap = _extended(snap, number, catalog.item_ids, codes)
+        self._quality = (number, {"version": number, **after})
+        return {**meta, "seconds": round(time.perf_counter() - t, 4)}
+
+
+def _extended(snap: Snapshot, number: int, item_ids: list[str], codes: np.ndarray) -> Snapshot:
+    """The next snapshot: rows appended; each new row's disambiguation level is how many items its tuple
+    held before it, exactly what ``with_disambiguation`` gives over the whole table in row order."""
+    loads = Counter(snap.loads)
+    index = dict(snap.index)
+    level = np.empty(len(codes), dtype=np.int64)
+    for r, (item, row) in enumerate(zip(item_ids, codes.tolist())):
+        if item in index:
+            raise SidkitError(f"version {number}: item {item!r} is already in the table; expected new items only")
+        index[item] = len(snap.item_ids) + r
+        level[r] = loads[tuple(row)]
+        loads[tuple(row)] += 1
+    sid = np.concatenate([codes, level[:, None]], axis=1)
+    return Snapshot(number, snap.item_ids + list(item_ids), index, np.concatenate([snap.codes, codes]),
+                    np.concatenate([snap.sid, sid]), loads)
+
+
+@contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    """An exclusive lock held by one process at a time; the OS drops it if the holder dies."""
+    with open(path, "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def assign_summary(report: dict) -> str:
+    """The report without per-item answers, as indented JSON (what ``sidkit assign`` prints)."""
+    return json.dumps({k: v for k, v in report.items() if k != "items"}, indent=2)

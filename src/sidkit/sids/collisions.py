@@ -1,0 +1,66 @@
+"""Collision handling: what happens when two items land on the same code tuple.
+
+- ``disambiguate`` (default, TIGER): codes stay as encoded; the SID's extra level (0, 1, 2, ...) tells the
+  items apart. Nothing moves, so codes keep their meaning exactly.
+- ``reassign``: an item whose tuple already holds ``capacity`` items moves to the least loaded of the
+  ``k`` last-level codes nearest to its last residual (same prefix), nearest first among equally loaded
+  ones. Only the last level moves, so the coarse levels' meaning is kept; an item with no candidate
+  under capacity keeps its nearest code and the disambiguation level separates it.
+
+Items are taken in row order and earlier rows keep their place: appending new items never moves an
+existing one (the lifecycle's promise that a SID, once given, never changes).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+
+from sidkit.errors import SidkitError
+
+MODES = ("disambiguate", "reassign")
+DEFAULT_COLLISIONS = {"mode": "disambiguate", "k": 16, "capacity": 1}
+SHOWN = ("collision_rate", "max_bucket", "n_unique_sids", "sid_entropy")  # figures given before and after
+
+
+def check_mode(mode: str, k: int, capacity: int) -> None:
+    if mode not in MODES:
+        raise SidkitError(f"collision mode {mode!r}; expected one of {', '.join(MODES)}")
+    if k < 1 or capacity < 1:
+        raise SidkitError(f"collision k={k}, capacity={capacity}; expected both at least 1")
+
+
+def tuple_loads(codes: np.ndarray) -> Counter:
+    """Items per full code tuple."""
+    return Counter(map(tuple, np.asarray(codes, dtype=np.int64).tolist()))
+
+
+def reassign(codes: np.ndarray, candidates: np.ndarray, capacity: int = 1,
+             loads: Counter | None = None) -> tuple[np.ndarray, dict]:
+    """Codes after re-assignment, and what moved.
+
+    ``codes`` [N, L] as encoded; ``candidates`` [N, k] last-level codes, nearest first (column 0 is the
+    encoded last code); ``loads``: items already on each tuple (the existing table when assigning new
+    items; it is updated in place). Returns (codes [N, L], {"moved", "over_capacity", "mean_rank"}).
+    """
+    codes = np.asarray(codes, dtype=np.int64).copy()
+    candidates = np.asarray(candidates, dtype=np.int64)
+    loads = Counter() if loads is None else loads
+    moved = over = 0
+    ranks = []
+    for i, row in enumerate(codes.tolist()):
+        prefix = tuple(row[:-1])
+        options = [prefix + (int(c),) for c in candidates[i]]
+        room = [(loads[t], r) for r, t in enumerate(options) if loads[t] < capacity]
+        if room:
+            rank = min(room)[1] if loads[options[0]] >= capacity else 0
+        else:
+            rank, over = 0, over + 1
+        chosen = options[rank]
+        if rank:
+            moved += 1
+            ranks.append(rank)
+            codes[i, -1] = chosen[-1]
+        loads[chosen] += 1
+    return codes, {"moved": moved, "over_capacity": over, "mean_rank": float(np.mean(ranks)) if ranks else 0.0}
