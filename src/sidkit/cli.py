@@ -230,6 +230,30 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_eval_ranking(args: argparse.Namespace) -> int:
+    from sidkit.atomic import check_output_dir, output_dir, write_file, write_json
+    from sidkit.downstream.ranking.report import json_safe, ranking_table
+    from sidkit.downstream.ranking.run import check_variants, evaluate_ranking
+
+    check_output_dir(args.out)
+    variants = [v.strip() for v in args.variants.split(",") if v.strip()]
+    check_variants(variants, item_ids=not args.id_free)
+    ds = _load(args)
+    result = evaluate_ranking(ds, _encoder(args), variants, seeds=list(range(args.seed, args.seed + args.seeds)),
+                              dim=args.dim, vq_k=args.vq_k, item_ids=not args.id_free, epochs=args.epochs,
+                              neg_ratio=args.neg_ratio, levels=args.levels, codebook_size=args.codebook_size,
+                              sids=args.sids, progress=True)
+    table = ranking_table(result)
+    with output_dir(args.out) as tmp:
+        write_json(tmp / "ranking.json", json_safe(result))
+        write_file(tmp / "ranking.md", lambda p: p.write_text(table + "\n", encoding="utf-8"))
+        write_json(tmp / "manifest.json", {"command": "eval ranking", "dataset": ds.name, "variants": variants,
+                                           "seeds": args.seeds, "seed": args.seed, "version": __version__})
+    print(table)
+    print(f"wrote {args.out}/ranking.json and ranking.md", file=sys.stderr)
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from sidkit.atomic import output_dir, write_json
     from sidkit.data import load_dataset
@@ -319,6 +343,27 @@ def build_parser() -> argparse.ArgumentParser:
     _collision_args(a, None)
     _encoder_args(a)
     a.set_defaults(func=cmd_assign)
+
+    ev = sub.add_parser("eval", help="downstream evaluations of SIDs")
+    ev_sub = ev.add_subparsers(dest="evaluation", required=True)
+    r = ev_sub.add_parser("ranking", help="QARM ranking: SIDs as features of an MMoE ranker (AUC / UAUC / GAUC)")
+    _data_args(r)
+    r.add_argument("--variants", default="baseline,ia-rep,vq,rq,vq+rq",
+                   help="comma-separated: baseline, ia-rep, vq, rq, vq+rq")
+    r.add_argument("--sids", help="a SID folder to take codes from, fitted without the test period's interactions "
+                                  "(default: QARM fitted here on the training clicks only)")
+    r.add_argument("--out", required=True, help="output folder: ranking.json, ranking.md")
+    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--seeds", type=_positive, default=1, help="runs with seeds seed..seed+N-1, reported as mean ± std")
+    r.add_argument("--dim", type=_positive, default=32, help="embedding dimension d (default 32)")
+    r.add_argument("--vq-k", type=_positive, default=25, help="VQ code length K: top-K items (default 25)")
+    r.add_argument("--epochs", type=_positive, default=2)
+    r.add_argument("--neg-ratio", type=_positive, default=4, help="sampled non-clicked exposures per click (default 4)")
+    r.add_argument("--levels", type=_positive, default=3, help="RQ levels of the QARM fitted here")
+    r.add_argument("--codebook-size", type=_positive, default=64, help="RQ codebook size of the QARM fitted here")
+    r.add_argument("--id-free", action="store_true", help="no item-ID embedding (cold-start mode)")
+    _encoder_args(r)
+    r.set_defaults(func=cmd_eval_ranking)
 
     s = sub.add_parser("serve", help="HTTP service over a fitted model folder: lookups, assign, quality")
     s.add_argument("model_dir", help="a folder written by `sidkit fit`")

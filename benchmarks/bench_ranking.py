@@ -1,0 +1,89 @@
+"""QARM ranking on ml-100k: the variant table (QARM Tables 1 and 5 shape), the VQ code length K and the
+embedding dimension d sweeps (Table 2), the ID-free mode, each over seeds.
+
+    python benchmarks/bench_ranking.py --data-dir ../shared/datasets/ml-100k [--seeds 3] [--parts main,k,d,idfree]
+    python benchmarks/bench_ranking.py --tables      # the Markdown tables of BENCHMARKS.md from the records
+
+Appends one JSON record per part to benchmarks/out/ranking.jsonl and prints Markdown tables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from sidkit.content.text_encoder import TextEncoder
+from sidkit.data import load_dataset
+from sidkit.downstream.ranking.report import json_safe, ranking_table
+from sidkit.downstream.ranking.run import evaluate_ranking
+
+
+def record(part: str, config: dict, result: dict, seconds: float) -> None:
+    out = Path("benchmarks/out")
+    out.mkdir(parents=True, exist_ok=True)
+    slim = {v: {k: x for k, x in r.items() if k != "per_seed"} for v, r in result.items()}
+    with (out / "ranking.jsonl").open("a") as f:
+        f.write(json.dumps(json_safe({"part": part, **config, "seconds": round(seconds, 1), "result": slim})) + "\n")
+
+
+def pm(m: dict, key: str = "auc") -> str:
+    v, sd = m.get(key), m.get(f"{key}_std")
+    return "n/a" if v is None else f"{v:.4f} ± {sd:.4f}" if sd is not None else f"{v:.4f}"
+
+
+def tables() -> None:
+    """Groups and cold start of the main part, the K and d sweeps (ctr), the ID-free runs."""
+    recs = [json.loads(line) for line in open("benchmarks/out/ranking.jsonl")]
+    for rec in recs:
+        res = rec["result"]
+        if rec["part"] == "main":
+            groups = next(iter(res.values()))["groups"]
+            head = [f"{g} ({v['train_clicks'][0]}-{v['train_clicks'][1]} clicks)" for g, v in groups.items()]
+            print("| ctr AUC | " + " | ".join(head) + " | cold start AUC | cold start UAUC | cold start GAUC |")
+            print("|" + "---|" * (len(head) + 4))
+            for variant, r in res.items():
+                cells = [pm(r["groups"][g]["ctr"]) for g in groups]
+                cold = [pm(r["cold_start"]["ctr"], k) for k in ("auc", "uauc", "gauc")]
+                print(f"| {variant} | " + " | ".join(cells + cold) + " |")
+            print()
+        else:
+            knob = {"k": "vq_k", "d": "dim"}.get(rec["part"])
+            label = f"{knob}={rec.get(knob)}" if knob else "id-free"
+            for variant, r in res.items():
+                print(f"| {label} | {variant} | {pm(r['ctr'])} | {pm(r['ctr'], 'uauc')} | {pm(r['ctr'], 'gauc')} | "
+                      f"{pm(r['cold_start']['ctr'])} |")
+
+
+def main() -> None:
+    if "--tables" in sys.argv:
+        return tables()
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--data-dir", default="../shared/datasets/ml-100k")
+    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--parts", default="main,k,d,idfree")
+    ap.add_argument("--epochs", type=int, default=2)
+    args = ap.parse_args()
+    ds = load_dataset("ml-100k", args.data_dir)
+    encoder = TextEncoder(show_progress=False)
+    seeds = list(range(args.seeds))
+    common = dict(seeds=seeds, epochs=args.epochs)
+    runs = {
+        "main": [({"variants": ["baseline", "ia-rep", "vq", "rq", "vq+rq"]}, {})],
+        "k": [({"variants": ["vq"], "vq_k": k}, {"vq_k": k}) for k in (5, 10, 15, 20, 25)],
+        "d": [({"variants": ["baseline", "vq+rq"], "dim": d}, {"dim": d}) for d in (16, 32, 64)],
+        "idfree": [({"variants": ["ia-rep", "vq", "rq", "vq+rq"]}, {"item_ids": False})],
+    }
+    for part in args.parts.split(","):
+        for config, kwargs in runs[part]:
+            t = time.perf_counter()
+            result = evaluate_ranking(ds, encoder, config["variants"], **common, **kwargs, progress=True)
+            seconds = time.perf_counter() - t
+            record(part, {**config, **kwargs, "seeds": seeds, "epochs": args.epochs}, result, seconds)
+            print(f"\n## {part} {kwargs} ({seconds:.0f}s)\n\n{ranking_table(result)}\n", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Downstream uses of SIDs: ranking (QARM features in an MMoE ranker)."""

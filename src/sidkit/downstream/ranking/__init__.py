@@ -1,0 +1,1 @@
+"""QARM ranking: samples, the MMoE model with SID features, training, the evaluation protocol."""

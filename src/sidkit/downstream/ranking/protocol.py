@@ -1,0 +1,118 @@
+"""The ranking evaluation of QARM Tables 1, 2 and 5 on public data: variants, metrics, popularity groups,
+cold start.
+
+Variants (which item features the model gets on top of user/item IDs and the click history):
+``baseline`` (IDs only), ``ia-rep`` (+ QARM's frozen aligned representation), ``vq`` (+ VQ codes),
+``rq`` (+ RQ codes and the prefix-match cross features), ``vq+rq`` (both).
+
+The codes come from QARM fitted here on the training clicks only (pairs mined from training
+interactions; the content of every item, cold ones included, is known), or from any SID folder
+(``sids``): then the caller vouches that its codes saw no test interaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from sidkit.collab.mine import mine_pairs
+from sidkit.downstream.ranking.model import ItemFeatures
+from sidkit.downstream.ranking.samples import RankingSamples
+from sidkit.downstream.ranking.train import train_and_score
+from sidkit.errors import SidkitError
+from sidkit.evaluate.auc import ranking_metrics
+
+VARIANTS = {"baseline": (), "ia-rep": ("aligned",), "vq": ("vq",), "rq": ("rq",), "vq+rq": ("vq", "rq")}
+N_GROUPS = 6
+
+
+@dataclass
+class CodeSource:
+    name: str
+    rq: np.ndarray
+    rq_sizes: list[int]
+    vq: np.ndarray | None = None
+    aligned: np.ndarray | None = None
+
+    def features(self, variant: str, vq_k: int) -> ItemFeatures:
+        parts = VARIANTS[variant]
+        for part in parts:
+            if getattr(self, part) is None:
+                raise SidkitError(f"variant {variant!r} needs {part} from the code source {self.name}, which has none")
+        if "vq" in parts and not 1 <= vq_k <= self.vq.shape[1]:
+            raise SidkitError(f"vq_k={vq_k}; expected 1..{self.vq.shape[1]} (the code source's VQ length)")
+        return ItemFeatures(rq=self.rq if "rq" in parts else None, rq_sizes=self.rq_sizes,
+                            vq=self.vq[:, :vq_k] if "vq" in parts else None,
+                            aligned=self.aligned if "aligned" in parts else None)
+
+
+def qarm_codes(samples: RankingSamples, x: np.ndarray, *, levels: int, codebook_size: int, seed: int) -> CodeSource:
+    from sidkit.methods.qarm import QARM
+
+    pairs = mine_pairs(samples.train_clicks, ("u2i", "swing"), seed=seed)
+    tok = QARM(levels=levels, codebook_size=codebook_size, seed=seed).fit(x, pairs)
+    return CodeSource("qarm (fitted on training clicks)", tok.labels_, tok.codebook_sizes, tok.vq_codes_, tok.aligned_)
+
+
+def sid_folder_codes(folder: str | Path, item_ids: list[str]) -> CodeSource:
+    from sidkit.sids.table import SemanticIDs
+
+    table = SemanticIDs.read(folder)
+    row = {item: r for r, item in enumerate(table.item_ids)}
+    missing = [i for i in item_ids if i not in row]
+    if missing:
+        raise SidkitError(f"{folder}: item {missing[0]!r} of the data set has no SID ({len(missing)} missing); "
+                          "expected SIDs fitted on this catalogue")
+    rows = np.array([row[i] for i in item_ids])
+    vq = None
+    if table.vq_codes is not None:  # VQ codes are rows of the SID table: map them to catalogue indices
+        to_catalog = np.full(len(table.item_ids), -1)
+        to_catalog[rows] = np.arange(len(item_ids))
+        vq = to_catalog[table.vq_codes[rows]]
+        if (vq < 0).any():
+            raise SidkitError(f"{folder}: VQ codes point at items outside the data set's catalogue")
+    return CodeSource(str(folder), table.codes[rows], list(table.codebook_sizes), vq, None)
+
+
+def evaluate_scores(samples: RankingSamples, scores: np.ndarray) -> dict:
+    """Metrics per task on warm test samples, per popularity group, and on cold-start samples."""
+    test = np.flatnonzero(samples.test)
+    seen = np.zeros(samples.n_items, bool)
+    seen[samples.items[samples.train]] = True
+    warm = seen[samples.items[test]]
+
+    def metrics(rows: np.ndarray) -> dict:
+        out = {}
+        for k, task in enumerate(samples.tasks):
+            ok = rows[samples.masks[task][test[rows]]]
+            out[task] = ranking_metrics(samples.labels[task][test[ok]], scores[ok, k], samples.users[test[ok]])
+        return out
+
+    result = metrics(np.flatnonzero(warm))
+    clicks = samples.train_counts()
+    warm_items = np.flatnonzero(seen)
+    ranked = warm_items[np.argsort(clicks[warm_items], kind="stable")]
+    group_of = np.full(samples.n_items, -1)
+    for g, chunk in enumerate(np.array_split(ranked, N_GROUPS)):
+        group_of[chunk] = g
+    result["groups"] = {}
+    for g, chunk in enumerate(np.array_split(ranked, N_GROUPS)):
+        rows = np.flatnonzero(group_of[samples.items[test]] == g)
+        result["groups"][f"g{g + 1}"] = {"train_clicks": [int(clicks[chunk].min()), int(clicks[chunk].max())],
+                                         **metrics(rows)}
+    result["cold_start"] = metrics(np.flatnonzero(~warm))
+    return result
+
+
+def run_variant(samples: RankingSamples, history: np.ndarray, source: CodeSource | None, variant: str, *,
+                dim: int = 32, vq_k: int = 25, item_ids: bool = True, epochs: int = 2, seed: int = 0) -> dict:
+    if variant not in VARIANTS:
+        raise SidkitError(f"unknown variant {variant!r}; expected one of {', '.join(VARIANTS)}")
+    features = source.features(variant, vq_k) if source is not None else ItemFeatures()
+    if not item_ids and variant == "baseline":
+        raise SidkitError("the ID-free mode needs SID features; expected a variant other than baseline")
+    scores = train_and_score(samples, history, features, dim=dim, item_ids=item_ids, epochs=epochs, seed=seed)
+    return evaluate_scores(samples, scores)
+

@@ -1,0 +1,85 @@
+"""One ranking evaluation end to end, over several seeds: samples → codes → one model per variant → metrics.
+
+Each seed draws its own negatives, cold items, QARM fit and model initialisation, so the spread over
+seeds is the spread a user re-running the evaluation would see. Variants of one seed share everything
+but the model, so their differences are paired.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from sidkit.content.item_embeddings import item_embeddings
+from sidkit.content.text_encoder import TextEncoder
+from sidkit.data.types import Dataset
+from sidkit.downstream.ranking.protocol import VARIANTS, qarm_codes, run_variant, sid_folder_codes
+from sidkit.downstream.ranking.samples import build_samples, histories
+from sidkit.errors import SidkitError
+
+
+def check_variants(variants: list[str], item_ids: bool = True) -> None:
+    if not variants:
+        raise SidkitError("--variants is empty; expected e.g. baseline,vq+rq")
+    unknown = [v for v in variants if v not in VARIANTS]
+    if unknown:
+        raise SidkitError(f"unknown variant {unknown[0]!r}; expected one of {', '.join(VARIANTS)}")
+    if not item_ids and "baseline" in variants:
+        raise SidkitError("--id-free drops the item ID, which is all the baseline has; expected SID variants only")
+
+
+def evaluate_ranking(ds: Dataset, encoder: TextEncoder | None, variants: list[str], *, seeds: list[int],
+                     dim: int = 32, vq_k: int = 25, item_ids: bool = True, epochs: int = 2, neg_ratio: int = 4,
+                     levels: int = 3, codebook_size: int = 64, sids: str | Path | None = None,
+                     history_length: int = 30, progress: bool = False) -> dict:
+    """{variant: {task: {auc, uauc, gauc, *_std, n, n_users}, "groups": ..., "cold_start": ..., "per_seed"}}."""
+    check_variants(variants, item_ids)
+    say = (lambda msg: print(msg, file=sys.stderr, flush=True)) if progress else (lambda msg: None)
+    need_codes = any(VARIANTS[v] for v in variants)
+    x = item_embeddings(ds, encoder) if need_codes and sids is None else None
+    per_seed: dict[str, list[dict]] = {v: [] for v in variants}
+    for seed in seeds:
+        samples = build_samples(ds.interactions, neg_ratio=neg_ratio, seed=seed)
+        history = histories(samples, history_length)
+        say(f"seed {seed}: {int(samples.train.sum())} training and {int(samples.test.sum())} test samples, "
+            f"{len(samples.cold_items)} cold items, tasks {', '.join(samples.tasks)}")
+        source = None
+        if need_codes:
+            source = (sid_folder_codes(sids, ds.catalog.item_ids) if sids is not None else
+                      qarm_codes(samples, x, levels=levels, codebook_size=codebook_size, seed=seed))
+        for v in variants:
+            t = time.perf_counter()
+            try:
+                out = run_variant(samples, history, source, v, dim=dim, vq_k=vq_k, item_ids=item_ids,
+                                  epochs=epochs, seed=seed)
+            except SidkitError as e:  # e.g. a SID folder without VQ codes: reported, not dropped
+                out = {"missing": str(e)}
+            per_seed[v].append(out)
+            summary = {t_: round(out[t_]["auc"], 4) for t_ in samples.tasks} if "missing" not in out else out
+            say(f"  {v}: {summary} ({time.perf_counter() - t:.0f}s)")
+    return {v: aggregate(runs) for v, runs in per_seed.items()}
+
+
+def aggregate(runs: list[dict]) -> dict:
+    """Mean (and std over seeds, as ``<name>_std``) of every figure, keeping the nesting; the runs kept."""
+    if any("missing" in r for r in runs):
+        return {"missing": next(r["missing"] for r in runs if "missing" in r)}
+
+    def merge(parts: list[dict]) -> dict:
+        out: dict = {}
+        for key, value in parts[0].items():
+            if isinstance(value, dict):
+                out[key] = merge([p[key] for p in parts])
+            elif isinstance(value, float):
+                vals = np.array([p[key] for p in parts], dtype=np.float64)
+                out[key] = float(np.nanmean(vals)) if not np.isnan(vals).all() else float("nan")
+                if len(parts) > 1:
+                    out[f"{key}_std"] = float(np.nanstd(vals, ddof=1)) if (~np.isnan(vals)).sum() > 1 else float("nan")
+            else:
+                out[key] = value
+        return out
+
+    return {**merge(runs), "per_seed": runs}
