@@ -15,6 +15,7 @@ from sidkit.data import load_dataset
 from sidkit.data.types import Interactions
 from sidkit.downstream.ranking.model import prefix_matches
 from sidkit.downstream.ranking.samples import build_samples, histories
+from sidkit.errors import SidkitError
 from sidkit.evaluate.auc import ranking_metrics
 
 
@@ -180,3 +181,9 @@ def test_histories_match_brute_force_with_many_cold_items(seed):
     for row in range(len(s.users)):
         mine = (inter.users == s.users[row]) & (inter.timestamp < s.time[row]) & ~cold[inter.items]
         assert sorted(h[row][h[row] >= 0].tolist()) == sorted(inter.items[mine][-6:].tolist())
+
+
+def test_a_user_who_saw_every_item_is_refused():
+    inter = Interactions.from_events(["u1"] * 3 + ["u2"], np.array([0, 1, 2, 0]), 3, timestamp=np.arange(4.0))
+    with pytest.raises(SidkitError, match="'u1' interacted with every item"):
+        build_samples(inter, cold_frac=0.0)

@@ -52,6 +52,11 @@ class RankingSamples:
 def _negatives(inter: Interactions, ratio: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """``ratio`` never-interacted items per event, drawn uniformly (rejection against the user's items)."""
     seen = set(zip(inter.users.tolist(), inter.items.tolist()))
+    per_user = np.bincount(np.fromiter((u for u, _ in seen), np.int64, len(seen)), minlength=inter.n_users)
+    if (per_user >= inter.n_items).any():
+        user = inter.user_ids[int(np.flatnonzero(per_user >= inter.n_items)[0])]
+        raise SidkitError(f"{inter.source}: user {user!r} interacted with every item; expected unseen items to "
+                          "sample non-clicked exposures from")
     users = np.repeat(inter.users, ratio)
     source = np.repeat(np.arange(len(inter)), ratio)
     items = rng.integers(0, inter.n_items, len(users))
