@@ -17,12 +17,10 @@ import argparse
 import json
 import shutil
 import tempfile
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
-from sidkit.collab.item_pairs import ItemPairs
 from sidkit.data import load_dataset
 from sidkit.data.types import Catalog
 from sidkit.sid_store import SIDStore
@@ -53,16 +51,6 @@ def row(codes: np.ndarray, sizes, prep: Prepared, tok, x: np.ndarray) -> dict:
     return out
 
 
-def head(prep: Prepared, n: int) -> Prepared:
-    p, (prev, last) = prep.pairs, prep.held_out
-    inside = (p.trigger < n) & (p.target < n)
-    keep = (prev < n) & (last < n)
-    ds = prep.dataset
-    return Prepared(replace(ds, catalog=ds.catalog.subset(np.arange(n))), prep.embeddings[:n],
-                    ItemPairs(p.trigger[inside], p.target[inside], p.source[inside]), (prev[keep], last[keep]), {},
-                    prep.content)
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--dataset", default="scientific")
@@ -88,7 +76,7 @@ def main() -> None:
         new = Catalog(ds.catalog.item_ids[cut:], embeddings={"embedding": x[cut:]})
         rec["assign_time"] = {"fitted": cut, "new": n - cut}
         with tempfile.TemporaryDirectory() as tmp:
-            fitted = fit_to_dir(head(prep, cut), method, Path(tmp) / "fit", seed=args.seed)
+            fitted = fit_to_dir(prep.first(cut), method, Path(tmp) / "fit", seed=args.seed)
             for mode in ("disambiguate", "reassign"):
                 folder = Path(tmp) / mode
                 shutil.copytree(Path(tmp) / "fit", folder)

@@ -55,19 +55,10 @@ N_FIT = 4000  # lifecycle tests fit on the first 4,000 scientific items; the oth
 
 
 def fit_part(prep, method: str, out: Path, n: int = N_FIT, **params) -> Path:
-    """Fit ``method`` on the first ``n`` items of ``prep`` (pairs and held-out pairs inside them) into ``out``."""
-    from dataclasses import replace
+    """Fit ``method`` on the first ``n`` items of ``prep`` into ``out``."""
+    from sidkit.workflow import fit_to_dir
 
-    from sidkit.collab.item_pairs import ItemPairs
-    from sidkit.workflow import Prepared, fit_to_dir
-
-    ds, p, (prev, last) = prep.dataset, prep.pairs, prep.held_out
-    inside = (p.trigger < n) & (p.target < n)
-    keep = (prev < n) & (last < n)
-    part = Prepared(replace(ds, catalog=ds.catalog.subset(np.arange(n))), prep.embeddings[:n],
-                    ItemPairs(p.trigger[inside], p.target[inside], p.source[inside]), (prev[keep], last[keep]), {},
-                    prep.content)
-    fit_to_dir(part, method, out, **params)
+    fit_to_dir(prep.first(n), method, out, **params)
     return out
 
 

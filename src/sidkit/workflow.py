@@ -6,7 +6,7 @@ The CLI is a thin shell over these functions; a notebook calls them directly.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +36,18 @@ class Prepared:
     held_out: tuple[np.ndarray, np.ndarray]
     seconds: dict[str, float]
     content: dict | None = None  # how embeddings were made (content_spec), so assign can do the same
+
+    def first(self, n: int) -> "Prepared":
+        """The first ``n`` items as if the catalogue ended there (pairs and held-out transitions inside
+        them): fit on part of a catalogue, then assign the rest as new items."""
+        p, (prev, last) = self.pairs, self.held_out
+        keep = (prev < n) & (last < n)
+        pairs = None
+        if p is not None:
+            inside = (p.trigger < n) & (p.target < n)
+            pairs = ItemPairs(p.trigger[inside], p.target[inside], p.source[inside])
+        dataset = replace(self.dataset, catalog=self.dataset.catalog.subset(np.arange(n)))
+        return Prepared(dataset, self.embeddings[:n], pairs, (prev[keep], last[keep]), {}, self.content)
 
 
 @dataclass

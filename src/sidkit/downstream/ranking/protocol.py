@@ -95,10 +95,9 @@ def evaluate_scores(samples: RankingSamples, scores: np.ndarray) -> dict:
     warm_items = np.flatnonzero(seen)
     ranked = warm_items[np.argsort(clicks[warm_items], kind="stable")]
     group_of = np.full(samples.n_items, -1)
-    for g, chunk in enumerate(np.array_split(ranked, N_GROUPS)):
-        group_of[chunk] = g
     result["groups"] = {}
     for g, chunk in enumerate(np.array_split(ranked, N_GROUPS)):
+        group_of[chunk] = g
         rows = np.flatnonzero(group_of[samples.items[test]] == g)
         result["groups"][f"g{g + 1}"] = {"train_clicks": [int(clicks[chunk].min()), int(clicks[chunk].max())],
                                          **metrics(rows)}
