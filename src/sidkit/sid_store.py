@@ -29,7 +29,7 @@ from typing import Iterator
 import numpy as np
 
 from sidkit.content.item_embeddings import GIVEN, embed_like
-from sidkit.content.text_encoder import TextEncoder
+from sidkit.content.text_encoder import DEFAULT_MODEL, TextEncoder
 from sidkit.data.types import Catalog
 from sidkit.errors import SidkitError
 from sidkit.methods.base import Tokenizer
@@ -132,7 +132,7 @@ class SIDStore:
 
     def _text_encoder(self) -> TextEncoder:
         if self._encoder is None:
-            model = (self.manifest.get("content") or {}).get("text_model") or "all-MiniLM-L6-v2"
+            model = (self.manifest.get("content") or {}).get("text_model") or DEFAULT_MODEL
             self._encoder = TextEncoder(model, cache_dir=self._cache_dir, batch_size=self._encode_batch_size,
                                         show_progress=False)
         return self._encoder
@@ -185,8 +185,7 @@ class SIDStore:
             moves = {}
         vq = tok.vq_encode(x) if self.has_vq and hasattr(tok, "vq_encode") else None
         before = self.quality()
-        after_codes = np.concatenate([snap.codes, codes])
-        after = sid_quality(after_codes, self.codebook_sizes)
+        after = sid_quality(np.concatenate([snap.codes, codes]), self.codebook_sizes)
         encoded_rate = after["collision_rate"] if encoded is codes else \
             sid_quality(np.concatenate([snap.codes, encoded]), self.codebook_sizes)["collision_rate"]
         number = snap.version + 1
