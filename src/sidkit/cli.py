@@ -101,10 +101,30 @@ def method_params(args: argparse.Namespace, cls) -> dict:
             owner = "adasid" if name in ("sear", "las", "par") else "quasid"
             raise SidkitError(f"--no-{name}: {args.method} has no {name} part; expected {owner}"
                               + (", adasid, or --objective hamr" if name == "cvpm" else ""))
+    if args.no_view or args.no_debias:
+        if "views" not in known:
+            raise SidkitError(f"--no-view/--no-debias: {args.method} has no alignment views or debias model; "
+                              "expected das")
+        params.update(_das_switches(args))
     for key, value in params.items():
         check_param(key, value, known[key])
     if objective_params:
         params["objective_params"] = objective_params
+    return params
+
+
+def _das_switches(args: argparse.Namespace) -> dict:
+    """DAS constructor parameters from --no-view NAME (repeatable) and --no-debias."""
+    from sidkit.objectives.multiview_alignment import VIEWS
+
+    unknown = [v for v in args.no_view if v not in VIEWS]
+    if unknown:
+        raise SidkitError(f"--no-view {unknown[0]}: not a DAS view; expected one of {', '.join(VIEWS)}")
+    params: dict = {}
+    if args.no_view:
+        params["views"] = [v for v in VIEWS if v not in args.no_view]
+    if args.no_debias:
+        params["debias"] = False
     return params
 
 
@@ -140,8 +160,13 @@ def cmd_fit(args: argparse.Namespace) -> int:
         raise SidkitError(f"--codebook-size {args.codebook_size} is larger than the {len(ds.catalog)} items; "
                           f"expected at most {len(ds.catalog)}")
     rank = _distributed()
-    prep = prepare(ds, _encoder(args), need_pairs=tok.needs_pairs,
-                   pair_sources=tuple(args.pairs.split(",")), seed=args.seed)
+    needs_users = getattr(tok, "needs_interactions", False)
+    if needs_users and args.codebook_size > ds.interactions.n_users and not params.get("user_codebook_size"):
+        raise SidkitError(f"--codebook-size {args.codebook_size} is larger than the {ds.interactions.n_users} users "
+                          "the user codebook quantizes; expected a smaller size, or --param user_codebook_size=K")
+    prep = prepare(ds, _encoder(args), need_pairs=tok.needs_pairs, pair_sources=tuple(args.pairs.split(",")),
+                   seed=args.seed, need_users=needs_users, user_content=getattr(tok, "user_content", "auto"),
+                   half_life=getattr(tok, "half_life", 10.0))
     extra = {"source": {k: str(Path(v).resolve()) if v and k != "dataset" else v
                         for k, v in (("dataset", args.dataset), ("data_dir", args.data_dir),
                                      ("items", args.items), ("interactions", args.interactions))}}
@@ -160,6 +185,9 @@ def cmd_fit(args: argparse.Namespace) -> int:
         return 0
     result = fit_to_dir(prep, args.method, args.out, extra=extra, **common)
     print(json.dumps(result.quality, indent=2))
+    if result.users is not None:
+        print(json.dumps({"users": result.user_quality}, indent=2))
+        print(f"wrote {args.out}/user_sids.parquet ({len(result.users)} users)", file=sys.stderr)
     print(f"wrote {args.out}/sids.parquet ({len(result.sids)} items, {result.seconds:.1f}s to fit)", file=sys.stderr)
     return 0
 
@@ -176,7 +204,7 @@ def cmd_quality(args: argparse.Namespace) -> int:
     dataset = args.dataset or src.get("dataset")
     items = args.items or src.get("items")
     inter = args.interactions or src.get("interactions")
-    if dataset or (items and inter):
+    if table.id_column == "item_id" and (dataset or (items and inter)):  # item transitions say nothing of user SIDs
         ds = load_dataset(dataset, args.data_dir or src.get("data_dir"),
                           items=None if dataset else items, interactions=None if dataset else inter)
         prev, last = last_transitions(ds.interactions)
@@ -238,19 +266,82 @@ def cmd_eval_ranking(args: argparse.Namespace) -> int:
     check_output_dir(args.out)
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]
     check_variants(variants, item_ids=not args.id_free)
+    code_params: dict = {}
+    if args.codes == "das":
+        from sidkit.methods.das import DAS
+
+        if args.sids:
+            raise SidkitError("--sids DIR takes the codes from DIR; expected no --codes das with it")
+        code_params = {**_das_switches(args), **({"steps": args.steps} if args.steps else {})}
+        DAS(**code_params).build_objectives()  # a bad view name fails now, not after the first seed
+    elif args.no_view or args.no_debias or args.steps:
+        raise SidkitError("--no-view/--no-debias/--steps shape the das fitted here; expected --codes das")
     ds = _load(args)
     result = evaluate_ranking(ds, _encoder(args), variants, seeds=list(range(args.seed, args.seed + args.seeds)),
                               dim=args.dim, vq_k=args.vq_k, item_ids=not args.id_free, epochs=args.epochs,
                               neg_ratio=args.neg_ratio, levels=args.levels, codebook_size=args.codebook_size,
-                              sids=args.sids, progress=True)
+                              sids=args.sids, codes=args.codes, code_params=code_params, progress=True)
     table = ranking_table(result)
     with output_dir(args.out) as tmp:
         write_json(tmp / "ranking.json", json_safe(result))
         write_file(tmp / "ranking.md", lambda p: p.write_text(table + "\n", encoding="utf-8"))
         write_json(tmp / "manifest.json", {"command": "eval ranking", "dataset": ds.name, "variants": variants,
+                                           "codes": args.sids or args.codes, "code_params": code_params,
                                            "seeds": args.seeds, "seed": args.seed, "version": __version__})
     print(table)
     print(f"wrote {args.out}/ranking.json and ranking.md", file=sys.stderr)
+    return 0
+
+
+def _generative_dataset(args: argparse.Namespace, table):
+    """The data set to evaluate on: a named one, or an interactions file read against the SID table's items."""
+    from sidkit.data.files import read_interactions
+    from sidkit.data.types import Catalog, Dataset
+
+    if args.dataset or args.items:
+        return _load(args)
+    if not args.interactions:
+        raise SidkitError("give --dataset NAME, or --interactions FILE (item ids as in the SID table)")
+    catalog = Catalog(table.item_ids, source=str(args.sids))
+    return Dataset("custom", catalog, read_interactions(args.interactions, catalog), "")
+
+
+def cmd_eval_generative(args: argparse.Namespace) -> int:
+    from sidkit.atomic import write_json
+    from sidkit.downstream.generative.run import check_config, evaluate_generative
+    from sidkit.sids.table import SemanticIDs
+
+    check_config(args.config)
+    table = SemanticIDs.read(args.sids)
+    ds = _generative_dataset(args, table)
+    result = evaluate_generative(ds, table, config=args.config, seed=args.seed, where=str(args.sids), progress=True)
+    folder = Path(args.sids) if Path(args.sids).is_dir() else Path(args.sids).parent
+    write_json(folder / "eval_generative.json", result)
+    keys = ("recall@5", "recall@10", "ndcg@5", "ndcg@10")
+    print(json.dumps({"tiger": {k: round(result[k], 4) for k in keys},
+                      "popularity": {k: round(result["popularity"][k], 4) for k in keys},
+                      "users_per_second": result["users_per_second"]}, indent=2))
+    print(f"wrote {folder}/eval_generative.json", file=sys.stderr)
+    return 0
+
+
+def cmd_bench_generative(args: argparse.Namespace) -> int:
+    from sidkit.downstream.generative.bench import bench_generative, generative_table
+    from sidkit.downstream.generative.run import check_config
+
+    check_config(args.config)
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    if not methods:
+        raise SidkitError("--methods is empty; expected e.g. rq-kmeans,rqvae")
+    out = Path(args.out)
+    if out.exists() and any(out.iterdir()) and not (out / "results.jsonl").is_file():
+        raise SidkitError(f"{out}: exists and holds no results.jsonl; expected a new folder or an earlier bench to resume")
+    ds = _load(args)
+    fit_params = {"levels": args.levels, "codebook_size": args.codebook_size, **({"steps": args.steps} if args.steps else {})}
+    summary = bench_generative(ds, _encoder(args), methods, list(range(args.seed, args.seed + args.seeds)), out,
+                               config=args.config, fit_params=fit_params)
+    print(generative_table(summary))
+    print(f"wrote {out}/generative.md, generative.json and results.jsonl", file=sys.stderr)
     return 0
 
 
@@ -309,14 +400,14 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=cmd_demo)
 
     fit = sub.add_parser("fit", help="fit a tokenizer and write sids.parquet, manifest.json, quality.json")
-    fit.add_argument("method", help="rq-kmeans, qarm, rqvae, quasid, adasid")
+    fit.add_argument("method", help="rq-kmeans, qarm, rqvae, quasid, adasid, das")
     _data_args(fit)
     fit.add_argument("--out", required=True, help="output folder (new, or a previous sidkit output)")
     fit.add_argument("--levels", type=_positive, default=3)
     fit.add_argument("--codebook-size", type=_positive, default=256)
     fit.add_argument("--seed", type=int, default=0)
     fit.add_argument("--pairs", default="u2i,swing", help="pair miners for alignment: u2i,swing,cooccurrence")
-    t = fit.add_argument_group("gradient-trained methods (rqvae, quasid, adasid)")
+    t = fit.add_argument_group("gradient-trained methods (rqvae, quasid, adasid, das)")
     t.add_argument("--steps", type=_positive, help="optimizer steps (default 3000)")
     t.add_argument("--batch-size", type=_positive, help="rows per step; a pair batch holds half as many pairs (default 1024)")
     t.add_argument("--lr", type=float, help="learning rate (default 1e-3)")
@@ -328,6 +419,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--no-sear", action="store_true", help="adasid without semantic-adaptive relaxation")
     t.add_argument("--no-las", action="store_true", help="adasid without load-adaptive strengthening")
     t.add_argument("--no-par", action="store_true", help="adasid without progress-adaptive rebalancing")
+    t.add_argument("--no-view", action="append", default=[], metavar="NAME",
+                   help="das without one alignment view (repeatable): u2i_user, u2i_item, u2u, i2i, co_user, co_item")
+    t.add_argument("--no-debias", action="store_true", help="das with a plain two-tower CF model (no debias branches)")
     t.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                    help="any constructor parameter, or OBJECTIVE.NAME=VALUE (e.g. hamr.margin_full=0.9); repeatable")
     t.add_argument("--checkpoint-dir", help="write a checkpoint here every checkpoint_every steps")
@@ -349,7 +443,7 @@ def build_parser() -> argparse.ArgumentParser:
     r = ev_sub.add_parser("ranking", help="QARM ranking: SIDs as features of an MMoE ranker (AUC / UAUC / GAUC)")
     _data_args(r)
     r.add_argument("--variants", default="baseline,ia-rep,vq,rq,vq+rq",
-                   help="comma-separated: baseline, ia-rep, vq, rq, vq+rq")
+                   help="comma-separated: baseline, ia-rep, vq, rq, vq+rq; with user SIDs (das): user, rq+user")
     r.add_argument("--sids", help="a SID folder to take codes from, fitted without the test period's interactions "
                                   "(default: QARM fitted here on the training clicks only)")
     r.add_argument("--out", required=True, help="output folder: ranking.json, ranking.md")
@@ -359,11 +453,41 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--vq-k", type=_positive, default=25, help="VQ code length K: top-K items (default 25)")
     r.add_argument("--epochs", type=_positive, default=2)
     r.add_argument("--neg-ratio", type=_positive, default=4, help="sampled non-clicked exposures per click (default 4)")
-    r.add_argument("--levels", type=_positive, default=3, help="RQ levels of the QARM fitted here")
-    r.add_argument("--codebook-size", type=_positive, default=64, help="RQ codebook size of the QARM fitted here")
+    r.add_argument("--levels", type=_positive, default=3, help="RQ levels of the tokenizer fitted here")
+    r.add_argument("--codebook-size", type=_positive, default=64, help="codebook size of the tokenizer fitted here")
     r.add_argument("--id-free", action="store_true", help="no item-ID embedding (cold-start mode)")
+    r.add_argument("--codes", choices=("qarm", "das"), default="qarm",
+                   help="tokenizer fitted here per seed on the training clicks (das adds user SIDs)")
+    r.add_argument("--steps", type=_positive, help="das optimizer steps (default 3000)")
+    r.add_argument("--no-view", action="append", default=[], metavar="NAME", help="das without this alignment view")
+    r.add_argument("--no-debias", action="store_true", help="das with a plain two-tower CF model")
     _encoder_args(r)
     r.set_defaults(func=cmd_eval_ranking)
+
+    g = ev_sub.add_parser("generative", help="TIGER over SIDs: Recall/NDCG@5/10 on each user's last item, "
+                                             "most-popular beside it")
+    g.add_argument("sids", help="a SID folder (or its sids.parquet); eval_generative.json is written there")
+    _data_args(g)
+    g.add_argument("--config", default="small", help="small (2-core CPU) or paper (TIGER's sizes, for a GPU)")
+    g.add_argument("--seed", type=int, default=0)
+    _encoder_args(g)
+    g.set_defaults(func=cmd_eval_generative)
+
+    b = sub.add_parser("bench", help="benchmarks over several tokenizers")
+    b_sub = b.add_subparsers(dest="benchmark", required=True)
+    bg = b_sub.add_parser("generative", help="fit each tokenizer, train TIGER on its SIDs, table over seeds "
+                                             "(resumes where a killed run stopped)")
+    _data_args(bg)
+    bg.add_argument("--methods", default="rq-kmeans,qarm,rqvae,quasid,adasid,das")
+    bg.add_argument("--seeds", type=_positive, default=3)
+    bg.add_argument("--seed", type=int, default=0, help="first seed")
+    bg.add_argument("--config", default="small", help="TIGER config: small or paper")
+    bg.add_argument("--steps", type=_positive, help="optimizer steps of gradient-trained tokenizers (default 3000)")
+    bg.add_argument("--levels", type=_positive, default=3)
+    bg.add_argument("--codebook-size", type=_positive, default=256)
+    bg.add_argument("--out", required=True, help="folder: results.jsonl (resume), sids/, generative.md, generative.json")
+    _encoder_args(bg)
+    bg.set_defaults(func=cmd_bench_generative)
 
     s = sub.add_parser("serve", help="HTTP service over a fitted model folder: lookups, assign, quality")
     s.add_argument("model_dir", help="a folder written by `sidkit fit`")

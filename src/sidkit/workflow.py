@@ -17,8 +17,10 @@ from sidkit.collab.item_pairs import ItemPairs
 from sidkit.collab.mine import mine_pairs
 from sidkit.content.item_embeddings import content_spec, item_embeddings
 from sidkit.content.text_encoder import TextEncoder
+from sidkit.content.user_embeddings import resolve_source, user_embeddings
 from sidkit.data.splits import last_transitions, leave_one_out
-from sidkit.data.types import Dataset
+from sidkit.data.types import Dataset, Interactions
+from sidkit.errors import SidkitError
 from sidkit.methods.base import Tokenizer
 from sidkit.methods.registry import make_tokenizer
 from sidkit.sids.collisions import DEFAULT_COLLISIONS, SHOWN, check_mode, reassign
@@ -36,6 +38,8 @@ class Prepared:
     held_out: tuple[np.ndarray, np.ndarray]
     seconds: dict[str, float]
     content: dict | None = None  # how embeddings were made (content_spec), so assign can do the same
+    train: Interactions | None = None  # the split's training part (what methods fitted on clicks see)
+    user_embeddings: np.ndarray | None = None  # [n_users, d_u] for methods with user SIDs (das)
 
     def first(self, n: int) -> "Prepared":
         """The first ``n`` items as if the catalogue ended there (pairs and held-out transitions inside
@@ -47,6 +51,9 @@ class Prepared:
             inside = (p.trigger < n) & (p.target < n)
             pairs = ItemPairs(p.trigger[inside], p.target[inside], p.source[inside])
         dataset = replace(self.dataset, catalog=self.dataset.catalog.subset(np.arange(n)))
+        if self.user_embeddings is not None:
+            raise SidkitError("Prepared.first: user embeddings were made from the whole catalogue's clicks; "
+                              "expected a preparation without users")
         return Prepared(dataset, self.embeddings[:n], pairs, (prev[keep], last[keep]), {}, self.content)
 
 
@@ -57,10 +64,16 @@ class FitResult:
     sids: SemanticIDs
     quality: dict
     seconds: float
+    users: SemanticIDs | None = None   # user SIDs, for methods that make them (das)
+    user_quality: dict | None = None
 
 
 def prepare(dataset: Dataset, encoder: TextEncoder | None = None, *, need_pairs: bool = True,
-            pair_sources: tuple[str, ...] = ("u2i", "swing"), seed: int = 0) -> Prepared:
+            pair_sources: tuple[str, ...] = ("u2i", "swing"), seed: int = 0, need_users: bool = False,
+            user_content: str = "auto", half_life: float = 10.0) -> Prepared:
+    """Embeddings, split and pairs; with ``need_users`` also the users' content embeddings
+    (content/user_embeddings.py: ``user_content`` auto, profile, history, profile+history; ``half_life``
+    of the history's recency weights, in items)."""
     seconds = {}
     t = time.perf_counter()
     x = item_embeddings(dataset, encoder)
@@ -71,8 +84,13 @@ def prepare(dataset: Dataset, encoder: TextEncoder | None = None, *, need_pairs:
         t = time.perf_counter()
         pairs = mine_pairs(split.train, pair_sources, seed=seed)  # training part only: no test leakage
         seconds["pairs"] = time.perf_counter() - t
+    users = None
+    if need_users:
+        t = time.perf_counter()
+        users = user_embeddings(dataset, split.train, x, encoder, user_content, half_life)
+        seconds["users"] = time.perf_counter() - t
     return Prepared(dataset, x, pairs, last_transitions(dataset.interactions), seconds,
-                    content_spec(dataset, encoder, x))
+                    content_spec(dataset, encoder, x), split.train, users)
 
 
 def fit_method(prep: Prepared, method: str, *, levels: int = 3, codebook_size: int = 256, seed: int = 0,
@@ -84,6 +102,11 @@ def fit_method(prep: Prepared, method: str, *, levels: int = 3, codebook_size: i
     check_mode(**collisions)
     tok = make_tokenizer(method, levels=levels, codebook_size=codebook_size, seed=seed, **params)
     t = time.perf_counter()
+    if getattr(tok, "needs_interactions", False):
+        if prep.train is None or prep.user_embeddings is None:
+            raise SidkitError(f"{method} needs training interactions and user embeddings; expected "
+                              "prepare(..., need_users=True)")
+        fit_options = {**(fit_options or {}), "interactions": prep.train, "user_x": prep.user_embeddings}
     tok.fit(prep.embeddings, prep.pairs if tok.needs_pairs else None, **(fit_options or {}))
     seconds = time.perf_counter() - t
     codes, handled = tok.labels_, None
@@ -96,7 +119,11 @@ def fit_method(prep: Prepared, method: str, *, levels: int = 3, codebook_size: i
     quality = sid_quality(sids.codes, sids.codebook_sizes)
     quality["collab_prefix_agreement"] = collab_prefix_agreement(sids.codes, *prep.held_out)
     quality["collisions"] = handled or collisions
-    return FitResult(method, tok, sids, quality, seconds)
+    users = user_quality = None
+    if getattr(tok, "user_labels_", None) is not None:
+        users = SemanticIDs(prep.train.user_ids, tok.user_labels_, tok.user_codebook_sizes, id_column="user_id")
+        user_quality = sid_quality(users.codes, users.codebook_sizes)
+    return FitResult(method, tok, sids, quality, seconds, users, user_quality)
 
 
 def write_result(result: FitResult, directory: Path, prep: Prepared, seed: int, extra: dict | None = None) -> None:
@@ -122,6 +149,12 @@ def write_result(result: FitResult, directory: Path, prep: Prepared, seed: int, 
     if log:
         write_training_log(directory / "training_log.csv", log)
         manifest["training_summary"] = training_summary(log)
+    if result.users is not None:
+        result.users.write_parquet(directory / "user_sids.parquet")
+        write_json(directory / "user_quality.json", result.user_quality)
+        manifest["users"] = {"file": "user_sids.parquet", "n_users": len(result.users),
+                             "codebook_sizes": [int(k) for k in result.users.codebook_sizes],
+                             "content": resolve_source(tok.user_content, prep.dataset)}
     result.sids.write(directory, **manifest)
     write_json(directory / "quality.json", result.quality)
 

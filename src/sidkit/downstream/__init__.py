@@ -1,1 +1,1 @@
-"""Downstream uses of SIDs: ranking (QARM features in an MMoE ranker)."""
+"""Downstream uses of SIDs: ranking (QARM features in an MMoE ranker), generative retrieval (TIGER)."""

@@ -2,10 +2,11 @@
 
 from sidkit.methods.adasid import AdaSID
 from sidkit.methods.base import Tokenizer
+from sidkit.methods.das import DAS
 from sidkit.methods.qarm import QARM
 from sidkit.methods.quasid import QuaSID
 from sidkit.methods.registry import METHODS, load_tokenizer, make_tokenizer
 from sidkit.methods.rq_kmeans import RQKMeans
 from sidkit.methods.rqvae import RQVAE
 
-__all__ = ["METHODS", "AdaSID", "QARM", "QuaSID", "RQKMeans", "RQVAE", "Tokenizer", "load_tokenizer", "make_tokenizer"]
+__all__ = ["METHODS", "AdaSID", "DAS", "QARM", "QuaSID", "RQKMeans", "RQVAE", "Tokenizer", "load_tokenizer", "make_tokenizer"]

@@ -7,12 +7,13 @@ from pathlib import Path
 from sidkit.errors import SidkitError
 from sidkit.methods.adasid import AdaSID
 from sidkit.methods.base import Tokenizer, read_model_dir
+from sidkit.methods.das import DAS
 from sidkit.methods.qarm import QARM
 from sidkit.methods.quasid import QuaSID
 from sidkit.methods.rq_kmeans import RQKMeans
 from sidkit.methods.rqvae import RQVAE
 
-METHODS: dict[str, type[Tokenizer]] = {cls.method: cls for cls in (RQKMeans, QARM, RQVAE, QuaSID, AdaSID)}
+METHODS: dict[str, type[Tokenizer]] = {cls.method: cls for cls in (RQKMeans, QARM, RQVAE, QuaSID, AdaSID, DAS)}
 
 
 def make_tokenizer(name: str, **params) -> Tokenizer:

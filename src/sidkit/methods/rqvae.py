@@ -130,10 +130,7 @@ class RQVAE(Tokenizer):
             return self.net_.encoder(torch.from_numpy(as_matrix(x))).numpy()
 
     def encode(self, x: np.ndarray, batch_size: int = 65536) -> np.ndarray:
-        xt = torch.from_numpy(as_matrix(x))
-        with torch.inference_mode():
-            return torch.cat([self.net_.quantizer.encode(self.net_.encoder(xt[s:s + batch_size]))
-                              for s in range(0, len(xt), batch_size)]).numpy()
+        return encode_with(self.net_, x, batch_size)
 
     def candidates(self, x: np.ndarray, k: int, batch_size: int = 65536) -> tuple[np.ndarray, np.ndarray]:
         xt = torch.from_numpy(as_matrix(x))
@@ -146,8 +143,20 @@ class RQVAE(Tokenizer):
         return {k: v.detach().numpy() for k, v in self.net_.state_dict().items() if k != "quantizer.usage"}
 
     def _restore(self, tensors: dict[str, np.ndarray]) -> None:
-        self.net_ = self._network(tensors["encoder.0.weight"].shape[1])
-        state = {k: torch.from_numpy(v.copy()) for k, v in tensors.items()}
-        state["quantizer.usage"] = torch.zeros(self.levels, self.codebook_size)
-        self.net_.load_state_dict(state)
-        self.net_.eval()
+        self.net_ = restored(self._network(tensors["encoder.0.weight"].shape[1]), tensors)
+
+
+def encode_with(net: RQVAENetwork, x: np.ndarray, batch_size: int = 65536) -> np.ndarray:
+    """Codes [N, L] of rows ``x`` through a trained network (frozen), in batches."""
+    xt = torch.from_numpy(as_matrix(x))
+    with torch.inference_mode():
+        return torch.cat([net.quantizer.encode(net.encoder(xt[s:s + batch_size]))
+                          for s in range(0, len(xt), batch_size)]).numpy()
+
+
+def restored(net: RQVAENetwork, tensors: dict[str, np.ndarray]) -> RQVAENetwork:
+    """``net`` with saved weights (usage counts are training state, not saved), in eval mode."""
+    state = {k: torch.from_numpy(v.copy()) for k, v in tensors.items()}
+    state["quantizer.usage"] = torch.zeros_like(net.quantizer.usage)
+    net.load_state_dict(state)
+    return net.eval()

@@ -2,7 +2,8 @@
 
 Columns: ``item_id`` (string), ``codes`` (list<int64>, one per level, before disambiguation), ``sid``
 (codes + disambiguation level, unique per item) and, where the method has them, ``vq_codes`` (QARM's
-top-K items, as row numbers of this table).
+top-K items, as row numbers of this table). A table of user SIDs (DAS's ``user_sids.parquet``) has
+``user_id`` in place of ``item_id`` and its codebook sizes under ``users`` in the shared manifest.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ class SemanticIDs:
     vq_codes: np.ndarray | None = None
     manifest: dict = field(default_factory=dict)
     version: int = 0  # the last append-only version included (sids.versions); 0 is the fitted table
+    id_column: str = "item_id"  # "user_id" for a table of user SIDs (DAS's user_sids.parquet)
 
     def __post_init__(self) -> None:
         self.codes = np.asarray(self.codes, dtype=np.int64)
@@ -46,7 +48,7 @@ class SemanticIDs:
 
     def to_arrow(self) -> pa.Table:
         cols = {
-            "item_id": pa.array(self.item_ids, pa.string()),
+            self.id_column: pa.array(self.item_ids, pa.string()),
             "codes": pa.array(list(self.codes), pa.list_(pa.int64())),
             "sid": pa.array(list(self.sid), pa.list_(pa.int64())),
         }
@@ -58,8 +60,7 @@ class SemanticIDs:
         """Write ``sids.parquet``, ``manifest.json`` and ``sid_tokens.json`` into ``directory``."""
         d = Path(directory)
         d.mkdir(parents=True, exist_ok=True)
-        table = self.to_arrow()
-        write_file(d / "sids.parquet", lambda tmp: pq.write_table(table, tmp))
+        self.write_parquet(d / "sids.parquet")
         write_json(d / "sid_tokens.json", {
             "format": "<level_code> tokens, one per level, the last being the disambiguation level",
             "vocabulary": token_vocabulary(self.sid, self.codebook_sizes),
@@ -77,6 +78,11 @@ class SemanticIDs:
         write_json(d / "manifest.json", self.manifest)
         return d / "sids.parquet"
 
+    def write_parquet(self, path: str | Path) -> Path:
+        """The table alone (atomically): how user_sids.parquet is written beside an item table."""
+        table = self.to_arrow()
+        return write_file(Path(path), lambda tmp: pq.write_table(table, tmp))
+
     @classmethod
     def read(cls, path: str | Path, version: int | None = None) -> "SemanticIDs":
         """Read ``sids.parquet`` (or the folder holding it), the manifest beside it, and the rows that
@@ -90,9 +96,10 @@ class SemanticIDs:
             table = pq.read_table(path)
         except Exception as e:
             raise input_error(path, f"cannot be read as Parquet ({type(e).__name__})") from None
-        for col in ("item_id", "codes"):
+        id_column = "user_id" if "user_id" in table.column_names and "item_id" not in table.column_names else "item_id"
+        for col in (id_column, "codes"):
             if col not in table.column_names:
-                raise input_error(path, "missing column; expected item_id, codes, sid", field=col)
+                raise input_error(path, "missing column; expected item_id (or user_id), codes, sid", field=col)
         codes_list = table.column("codes").to_pylist()
         lengths = {len(c) if c is not None else -1 for c in codes_list}
         if len(lengths) != 1 or -1 in lengths or 0 in lengths:
@@ -105,14 +112,16 @@ class SemanticIDs:
             except ValueError:
                 raise input_error(manifest_path, "not valid JSON") from None
         codes = np.asarray(codes_list, dtype=np.int64)
-        sizes = manifest.get("codebook_sizes") or [int(codes[:, lvl].max()) + 1 for lvl in range(codes.shape[1])]
+        # a user table's sizes are under "users" in the manifest it shares with the item table
+        sizes = (manifest.get("users", {}) if id_column == "user_id" else manifest).get("codebook_sizes") or [int(codes[:, lvl].max()) + 1 for lvl in range(codes.shape[1])]
         if len(sizes) != codes.shape[1]:
             raise SidkitError(f"{manifest_path}: codebook_sizes has {len(sizes)} levels but codes have {codes.shape[1]}")
         vq = None
         if "vq_codes" in table.column_names:
             vq = np.asarray(table.column("vq_codes").to_pylist(), dtype=np.int64)
-        item_ids = [str(i) for i in table.column("item_id").to_pylist()]
-        numbers = [n for n in version_numbers(path.parent) if version is None or n <= version]
+        item_ids = [str(i) for i in table.column(id_column).to_pylist()]
+        # versions are items added by `sidkit assign`: they extend the item table only
+        numbers = [n for n in version_numbers(path.parent) if version is None or n <= version] if id_column == "item_id" else []
         if version is not None and version > (numbers[-1] if numbers else 0):
             raise SidkitError(f"{path.parent}: no version {version}; the latest is {numbers[-1] if numbers else 0}")
         parts = [read_version(path.parent, n, codes.shape[1]) for n in numbers]
@@ -128,4 +137,4 @@ class SemanticIDs:
                 where = path if row < table.num_rows else path.parent / VERSIONS
                 raise input_error(where, f"item {item!r} appears twice; expected each item once")
             seen.add(item)
-        return cls(item_ids, codes, sizes, vq, manifest, numbers[-1] if numbers else 0)
+        return cls(item_ids, codes, sizes, vq, manifest, numbers[-1] if numbers else 0, id_column)

@@ -2,6 +2,7 @@
 
 Features of one sample (user u, target item i, u's latest clicks h_1..h_H before the exposure):
 - IDs: user embedding; item-ID embedding unless ``item_ids=False`` (the ID-free mode for cold start).
+- user side: one embedding per level of the user's own SID (DAS's user codes), where given.
 - item side: one embedding per RQ level of the item's codes; the mean of the embeddings of its VQ
   codes (its top-K similar items, a vocabulary of item indices); a projection of the frozen aligned
   representation M (``ia-rep``).
@@ -30,6 +31,8 @@ class ItemFeatures:
     rq_sizes: list[int] | None = None
     vq: np.ndarray | None = None        # [N, K] item indices
     aligned: np.ndarray | None = None   # [N, D] frozen representation
+    user: np.ndarray | None = None      # [n_users, L_u] user SID codes (DAS)
+    user_sizes: list[int] | None = None
 
 
 def prefix_matches(target: torch.Tensor, history: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
@@ -55,17 +58,20 @@ class RankingModel(nn.Module):
         self.tasks, self.dim = tasks, dim
         self.user = nn.Embedding(n_users, dim)
         self.item = nn.Embedding(n_items, dim) if item_ids else None
-        buffers = {"rq": features.rq, "vq": features.vq, "aligned": features.aligned}
+        buffers = {"rq": features.rq, "vq": features.vq, "aligned": features.aligned, "user_codes": features.user}
         for name, value in buffers.items():
             dtype = torch.float32 if name == "aligned" else torch.long
             self.register_buffer(name, None if value is None else torch.as_tensor(value, dtype=dtype))
         self.rq_emb = nn.ModuleList(nn.Embedding(k, dim) for k in features.rq_sizes) if features.rq is not None else None
         self.vq_emb = nn.Embedding(n_items, dim) if features.vq is not None else None
         self.ia = nn.Linear(features.aligned.shape[1], dim) if features.aligned is not None else None
+        self.user_emb = (nn.ModuleList(nn.Embedding(k, dim) for k in features.user_sizes)
+                         if features.user is not None else None)
         self.cross = cross and features.rq is not None
         n_parts = sum(x is not None for x in (self.item, self.vq_emb, self.ia)) + (len(self.rq_emb) if self.rq_emb else 0)
         levels = len(self.rq_emb) if self.cross else 0
-        d_in = dim * (1 + n_parts + 2) + levels * (dim + 1)
+        user_parts = len(self.user_emb) if self.user_emb is not None else 0
+        d_in = dim * (1 + user_parts + n_parts + 2) + levels * (dim + 1)
         self.experts = nn.ModuleList(mlp([d_in, *expert_sizes]) for _ in range(experts))
         self.gates = nn.ModuleList(nn.Linear(d_in, experts) for _ in tasks)
         self.towers = nn.ModuleList(nn.Sequential(mlp([expert_sizes[-1], tower]), nn.Linear(tower, 1)) for _ in tasks)
@@ -106,6 +112,9 @@ class RankingModel(nn.Module):
         attended = (weight.unsqueeze(-1) * hist).sum(1)
         mean = hist.sum(1) / n_valid
         feats = [self.user(users), *target_parts, attended, mean]
+        if self.user_emb is not None:
+            codes = self.user_codes[users]
+            feats += [emb(codes[:, level]) for level, emb in enumerate(self.user_emb)]
         if self.cross:
             match = prefix_matches(self.rq[items], self.rq[history.clamp(min=0)], valid).float()  # [B, H, L]
             count = match.sum(1)                                                                 # [B, L]

@@ -3,11 +3,13 @@ cold start.
 
 Variants (which item features the model gets on top of user/item IDs and the click history):
 ``baseline`` (IDs only), ``ia-rep`` (+ QARM's frozen aligned representation), ``vq`` (+ VQ codes),
-``rq`` (+ RQ codes and the prefix-match cross features), ``vq+rq`` (both).
+``rq`` (+ RQ codes and the prefix-match cross features), ``vq+rq`` (both); with user SIDs (DAS):
+``user`` (+ the user's own SID codes), ``rq+user`` (item RQ codes and user codes: DAS's Table 1 setting).
 
-The codes come from QARM fitted here on the training clicks only (pairs mined from training
-interactions; the content of every item, cold ones included, is known), or from any SID folder
-(``sids``): then the caller vouches that its codes saw no test interaction.
+The codes come from QARM or DAS fitted here on the training clicks only (pairs mined, CF model and
+user histories trained on training interactions; the content of every item, cold ones included, is
+known), or from any SID folder (``sids``, with ``user_sids.parquet`` where there is one): then the
+caller vouches that its codes saw no test interaction.
 """
 
 from __future__ import annotations
@@ -18,13 +20,16 @@ from pathlib import Path
 import numpy as np
 
 from sidkit.collab.mine import mine_pairs
+from sidkit.content.text_encoder import TextEncoder
+from sidkit.data.types import Dataset
 from sidkit.downstream.ranking.model import ItemFeatures
 from sidkit.downstream.ranking.samples import RankingSamples
 from sidkit.downstream.ranking.train import train_and_score
 from sidkit.errors import SidkitError
 from sidkit.evaluate.auc import ranking_metrics
 
-VARIANTS = {"baseline": (), "ia-rep": ("aligned",), "vq": ("vq",), "rq": ("rq",), "vq+rq": ("vq", "rq")}
+VARIANTS = {"baseline": (), "ia-rep": ("aligned",), "vq": ("vq",), "rq": ("rq",), "vq+rq": ("vq", "rq"),
+            "user": ("user",), "rq+user": ("rq", "user")}
 N_GROUPS = 6
 
 
@@ -35,6 +40,8 @@ class CodeSource:
     rq_sizes: list[int]
     vq: np.ndarray | None = None
     aligned: np.ndarray | None = None
+    user: np.ndarray | None = None      # [n_users, L_u] user SID codes
+    user_sizes: list[int] | None = None
 
     def features(self, variant: str, vq_k: int) -> ItemFeatures:
         parts = VARIANTS[variant]
@@ -45,7 +52,8 @@ class CodeSource:
             raise SidkitError(f"vq_k={vq_k}; expected 1..{self.vq.shape[1]} (the code source's VQ length)")
         return ItemFeatures(rq=self.rq if "rq" in parts else None, rq_sizes=self.rq_sizes,
                             vq=self.vq[:, :vq_k] if "vq" in parts else None,
-                            aligned=self.aligned if "aligned" in parts else None)
+                            aligned=self.aligned if "aligned" in parts else None,
+                            user=self.user if "user" in parts else None, user_sizes=self.user_sizes)
 
 
 def qarm_codes(samples: RankingSamples, x: np.ndarray, *, levels: int, codebook_size: int, seed: int) -> CodeSource:
@@ -56,16 +64,34 @@ def qarm_codes(samples: RankingSamples, x: np.ndarray, *, levels: int, codebook_
     return CodeSource("qarm (fitted on training clicks)", tok.labels_, tok.codebook_sizes, tok.vq_codes_, tok.aligned_)
 
 
-def sid_folder_codes(folder: str | Path, item_ids: list[str]) -> CodeSource:
+def das_codes(samples: RankingSamples, ds: Dataset, x: np.ndarray, encoder: TextEncoder | None, *, levels: int,
+              codebook_size: int, seed: int, params: dict | None = None) -> CodeSource:
+    """DAS fitted on the training clicks; user content from profiles, or from training histories only."""
+    from sidkit.content.user_embeddings import user_embeddings
+    from sidkit.methods.das import DAS
+
+    params = dict(params or {})
+    tok = DAS(levels=levels, codebook_size=codebook_size, seed=seed, **params)
+    user_x = user_embeddings(ds, samples.train_clicks, x, encoder, tok.user_content, tok.half_life)
+    tok.fit(x, interactions=samples.train_clicks, user_x=user_x, progress=False)
+    return CodeSource("das (fitted on training clicks)", tok.labels_, tok.codebook_sizes,
+                      user=tok.user_labels_, user_sizes=tok.user_codebook_sizes)
+
+
+def _rows(table_ids: list[str], wanted: list[str], what: str, folder: str | Path) -> np.ndarray:
+    row = {key: r for r, key in enumerate(table_ids)}
+    missing = [i for i in wanted if i not in row]
+    if missing:
+        raise SidkitError(f"{folder}: {what} {missing[0]!r} of the data set has no SID ({len(missing)} missing); "
+                          "expected SIDs fitted on this data set")
+    return np.array([row[i] for i in wanted])
+
+
+def sid_folder_codes(folder: str | Path, item_ids: list[str], user_ids: list[str] | None = None) -> CodeSource:
     from sidkit.sids.table import SemanticIDs
 
     table = SemanticIDs.read(folder)
-    row = {item: r for r, item in enumerate(table.item_ids)}
-    missing = [i for i in item_ids if i not in row]
-    if missing:
-        raise SidkitError(f"{folder}: item {missing[0]!r} of the data set has no SID ({len(missing)} missing); "
-                          "expected SIDs fitted on this catalogue")
-    rows = np.array([row[i] for i in item_ids])
+    rows = _rows(table.item_ids, item_ids, "item", folder)
     vq = None
     if table.vq_codes is not None:  # VQ codes are rows of the SID table: map them to catalogue indices
         to_catalog = np.full(len(table.item_ids), -1)
@@ -73,7 +99,12 @@ def sid_folder_codes(folder: str | Path, item_ids: list[str]) -> CodeSource:
         vq = to_catalog[table.vq_codes[rows]]
         if (vq < 0).any():
             raise SidkitError(f"{folder}: VQ codes point at items outside the data set's catalogue")
-    return CodeSource(str(folder), table.codes[rows], list(table.codebook_sizes), vq, None)
+    user = user_sizes = None
+    user_file = Path(folder) / "user_sids.parquet" if Path(folder).is_dir() else Path(folder).parent / "user_sids.parquet"
+    if user_ids is not None and user_file.is_file():
+        users = SemanticIDs.read(user_file)
+        user, user_sizes = users.codes[_rows(users.item_ids, user_ids, "user", user_file)], list(users.codebook_sizes)
+    return CodeSource(str(folder), table.codes[rows], list(table.codebook_sizes), vq, None, user, user_sizes)
 
 
 def evaluate_scores(samples: RankingSamples, scores: np.ndarray) -> dict:

@@ -16,9 +16,12 @@ import numpy as np
 from sidkit.content.item_embeddings import item_embeddings
 from sidkit.content.text_encoder import TextEncoder
 from sidkit.data.types import Dataset
-from sidkit.downstream.ranking.protocol import VARIANTS, qarm_codes, run_variant, sid_folder_codes
+from sidkit.downstream.ranking.protocol import VARIANTS, das_codes, qarm_codes, run_variant, sid_folder_codes
 from sidkit.downstream.ranking.samples import build_samples, histories
 from sidkit.errors import SidkitError
+
+
+CODE_SOURCES = ("qarm", "das")
 
 
 def check_variants(variants: list[str], item_ids: bool = True) -> None:
@@ -34,9 +37,17 @@ def check_variants(variants: list[str], item_ids: bool = True) -> None:
 def evaluate_ranking(ds: Dataset, encoder: TextEncoder | None, variants: list[str], *, seeds: list[int],
                      dim: int = 32, vq_k: int = 25, item_ids: bool = True, epochs: int = 2, neg_ratio: int = 4,
                      levels: int = 3, codebook_size: int = 64, sids: str | Path | None = None,
-                     history_length: int = 30, progress: bool = False) -> dict:
-    """{variant: {task: {auc, uauc, gauc, *_std, n, n_users}, "groups": ..., "cold_start": ..., "per_seed"}}."""
+                     history_length: int = 30, codes: str = "qarm", code_params: dict | None = None,
+                     progress: bool = False) -> dict:
+    """{variant: {task: {auc, uauc, gauc, *_std, n, n_users}, "groups": ..., "cold_start": ..., "per_seed"}}.
+
+    ``codes``: the tokenizer fitted per seed on the training clicks (``qarm`` or ``das``, with
+    ``code_params`` for its constructor), unless ``sids`` names a SID folder."""
     check_variants(variants, item_ids)
+    if codes not in CODE_SOURCES:
+        raise SidkitError(f"codes {codes!r}; expected one of {', '.join(CODE_SOURCES)}")
+    if code_params and codes != "das":
+        raise SidkitError(f"tokenizer parameters {sorted(code_params)} are for das; expected codes='das'")
     say = (lambda msg: print(msg, file=sys.stderr, flush=True)) if progress else (lambda msg: None)
     need_codes = any(VARIANTS[v] for v in variants)
     x = item_embeddings(ds, encoder) if need_codes and sids is None else None
@@ -48,8 +59,13 @@ def evaluate_ranking(ds: Dataset, encoder: TextEncoder | None, variants: list[st
             f"{len(samples.cold_items)} cold items, tasks {', '.join(samples.tasks)}")
         source = None
         if need_codes:
-            source = (sid_folder_codes(sids, ds.catalog.item_ids) if sids is not None else
-                      qarm_codes(samples, x, levels=levels, codebook_size=codebook_size, seed=seed))
+            if sids is not None:
+                source = sid_folder_codes(sids, ds.catalog.item_ids, ds.interactions.user_ids)
+            elif codes == "das":
+                source = das_codes(samples, ds, x, encoder, levels=levels, codebook_size=codebook_size, seed=seed,
+                                   params=code_params)
+            else:
+                source = qarm_codes(samples, x, levels=levels, codebook_size=codebook_size, seed=seed)
         for v in variants:
             t = time.perf_counter()
             try:

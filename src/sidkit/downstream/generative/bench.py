@@ -1,0 +1,140 @@
+"""The tokenizer benchmark on generative retrieval: for each method and seed, fit the tokenizer, train
+TIGER on its SIDs, and put the retrieval figures beside the SID quality figures; most-popular and
+SASRec per seed in the same harness.
+
+Resumable: every finished unit (a baseline seed, or a method and seed) is one line of
+``OUT/results.jsonl`` and a fitted SID folder ``OUT/sids/METHOD-seedS``; a rerun skips finished
+units and reuses fitted folders, so a killed run loses at most the unit it was in. Methods that do
+not exist are reported as missing, not dropped.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from sidkit.atomic import write_file, write_json
+from sidkit.content.text_encoder import TextEncoder
+from sidkit.data.types import Dataset
+from sidkit.downstream.generative.run import KS, check_config, evaluate_generative, sasrec_baseline
+from sidkit.sids.table import SemanticIDs
+
+METRICS = [f"{m}@{k}" for m in ("recall", "ndcg") for k in KS]
+QUALITY = ("collision_rate", "perplexity_mean", "sid_entropy")
+
+
+def _done(results: Path) -> dict[tuple[str, int], dict]:
+    if not results.is_file():
+        return {}
+    out = {}
+    for line in results.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            rec = json.loads(line)
+            out[(rec["method"], rec["seed"])] = rec
+    return out
+
+
+def _append(results: Path, rec: dict) -> None:
+    with results.open("a", encoding="utf-8") as f:  # one line per finished unit: a kill loses only the current one
+        f.write(json.dumps(rec) + "\n")
+        f.flush()
+
+
+def bench_generative(ds: Dataset, encoder: TextEncoder | None, methods: list[str], seeds: list[int], out: str | Path,
+                     *, config: str = "small", fit_params: dict | None = None, tiger: dict | None = None,
+                     sasrec: dict | None = None, progress: bool = True) -> dict:
+    from sidkit.methods import METHODS
+    from sidkit.workflow import fit_to_dir, prepare
+
+    check_config(config)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    results = out / "results.jsonl"
+    done = _done(results)
+    say = (lambda m: print(m, file=sys.stderr, flush=True)) if progress else (lambda m: None)
+    units = [("sasrec", s) for s in seeds] + [(m, s) for m in methods for s in seeds]
+    todo = [u for u in units if u not in done]
+    say(f"bench generative on {ds.name}: {len(units)} units, {len(units) - len(todo)} already done")
+    prep = None
+    t0, finished = time.perf_counter(), 0
+    for n, (method, seed) in enumerate(todo, start=1):
+        t = time.perf_counter()
+        say(f"[{n}/{len(todo)}] {method} seed {seed}")
+        if method == "sasrec":
+            rec = {"method": "sasrec", "seed": seed, **sasrec_baseline(ds, seed=seed, progress=progress, **(sasrec or {}))}
+        elif method not in METHODS:
+            rec = {"method": method, "seed": seed, "missing": f"no method {method!r} in this sidkit"}
+        else:
+            folder = out / "sids" / f"{method}-seed{seed}"
+            if not (folder / "sids.parquet").is_file():
+                if prep is None:
+                    prep = prepare(ds, encoder, need_users="das" in methods, seed=0)
+                params = {k: v for k, v in (fit_params or {}).items() if k in METHODS[method]().get_params()}
+                fit_to_dir(prep, method, folder, seed=seed, fit_options=_fit_options(METHODS[method]), **params)
+            table = SemanticIDs.read(folder)
+            quality = json.loads((folder / "quality.json").read_text(encoding="utf-8"))
+            rec = {"method": method, "seed": seed, "quality": {k: quality[k] for k in QUALITY},
+                   **evaluate_generative(ds, table, config=config, seed=seed, where=str(folder), progress=progress,
+                                         **(tiger or {}))}
+        _append(results, rec)
+        finished += 1
+        elapsed = time.perf_counter() - t0
+        say(f"[{n}/{len(todo)}] {method} seed {seed}: " +
+            (rec["missing"] if "missing" in rec else ", ".join(f"{m} {rec[m]:.4f}" for m in METRICS)) +
+            f" ({time.perf_counter() - t:.0f}s; about {elapsed / finished * (len(todo) - n):.0f}s left)")
+    summary = summarise(_done(results), ["popularity", "sasrec", *methods], seeds)
+    write_json(out / "generative.json", summary)
+    write_file(out / "generative.md", lambda p: p.write_text(generative_table(summary) + "\n", encoding="utf-8"))
+    return summary
+
+
+def _fit_options(cls) -> dict | None:
+    return {"progress": False} if "steps" in cls().get_params() else None
+
+
+def _mean_std(values: list[float]) -> dict[str, float]:
+    a = np.asarray(values, dtype=np.float64)
+    return {"mean": float(a.mean()), "std": float(a.std(ddof=1)) if len(a) > 1 else 0.0, "n": len(a)}
+
+
+def summarise(done: dict[tuple[str, int], dict], rows: list[str], seeds: list[int]) -> dict:
+    """{row: {metric: {mean, std, n}, quality: {...}}} over the seeds; most-popular comes from each TIGER/SASRec run's split."""
+    out: dict = {}
+    for row in rows:
+        if row == "popularity":  # the split is the same for every method: one TIGER run per seed carries it
+            per_seed = {s: r["popularity"] for (m, s), r in done.items() if s in seeds and "popularity" in r}
+            recs = list(per_seed.values())
+        else:
+            recs = [done[(row, s)] for s in seeds if (row, s) in done]
+        if any("missing" in r for r in recs):
+            out[row] = {"missing": next(r["missing"] for r in recs if "missing" in r)}
+            continue
+        if not recs:
+            out[row] = {"missing": "not run"}
+            continue
+        out[row] = {m: _mean_std([r[m] for r in recs]) for m in METRICS}
+        if recs and "quality" in recs[0]:
+            out[row]["quality"] = {q: _mean_std([r["quality"][q] for r in recs]) for q in QUALITY}
+        if "users_per_second" in recs[0]:
+            out[row]["users_per_second"] = _mean_std([r["users_per_second"] for r in recs])
+    return out
+
+
+def generative_table(summary: dict) -> str:
+    head = "| model | " + " | ".join(m.replace("recall", "R").replace("ndcg", "N") for m in METRICS)
+    head += " | collision rate | perplexity (mean) | decode users/s |\n|" + "---|" * (len(METRICS) + 4)
+    lines = [head]
+    for row, r in summary.items():
+        if "missing" in r:
+            lines.append(f"| {row} | " + " | ".join(["missing"] * (len(METRICS) + 3)) + f" |  <!-- {r['missing']} -->")
+            continue
+        cells = [f"{r[m]['mean']:.4f} ± {r[m]['std']:.4f}" for m in METRICS]
+        q = r.get("quality")
+        cells += [f"{q['collision_rate']['mean']:.2%}", f"{q['perplexity_mean']['mean']:.0f}"] if q else ["", ""]
+        cells.append(f"{r['users_per_second']['mean']:.0f}" if "users_per_second" in r else "")
+        lines.append(f"| {row} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)

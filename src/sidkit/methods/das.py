@@ -1,0 +1,145 @@
+"""Method ``das`` (DAS): one-stage dual-aligned semantic IDs for users and items.
+
+Two RQ-VAEs (items over item content, users over user content: content/user_embeddings.py) train in
+one stage with ICDM, an ID two-tower CF model with debias branches (collab/debiased_two_tower.py), and
+six InfoNCE views tying the quantized ẑ_u, ẑ_i to each other and to the debiased CF parts
+(objectives/multiview_alignment.py):
+
+    L = L_sem(items) + L_sem(users) + cf_weight · (L_cf + L_debias) + align_weight · Σ views
+
+with L_sem = reconstruction + codebook + commitment (as ``rqvae``), L_cf an in-batch InfoNCE between the
+two towers on training clicks, cf_weight 1.0 and align_weight 0.5 (METHODS.md).
+
+Choices of ours, written down: 3 × 256 codes of dim 32 for items (the paper reports 512; ours matches
+the other methods so their SIDs compare), the user codebook the same size unless ``user_codebook_size``
+says otherwise; the CF parts have the code dimension, so views compare like with like; τ = 0.1 for
+the views and for L_cf; gradients of the views reach both the encoders and the CF model (one stage,
+alignment both ways). Each step takes ``batch_size`` (512) training clicks, with a co-click partner
+per click for the co-occurrence views, plus a uniform slice of ``batch_size`` / 2 catalogue items and
+users for L_sem, so items and users nobody clicked in training are still reconstructed and get sensible codes.
+
+Ablations: ``views`` (any subset of the six; ``sidkit fit das --no-view NAME``), ``debias=False``
+(plain two-tower, no bias branches, no orthogonality; ``--no-debias``).
+
+``user_content`` (auto, profile, history, profile+history) and ``half_life`` say how the users' content
+is made (content/user_embeddings.py); ``fit`` takes it ready-made, and ``workflow.prepare`` and
+``sidkit eval ranking --codes das`` make it from these two values and the training clicks only.
+
+After ``fit``: ``labels_`` item codes, ``user_labels_`` user codes; ``encode(x)`` items,
+``encode_users(x_u)`` users. A saved model holds both RQ-VAEs (the CF model is training-only).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from sidkit.collab.debiased_two_tower import DebiasedTwoTower
+from sidkit.collab.item_pairs import ItemPairs
+from sidkit.data.types import Interactions
+from sidkit.errors import SidkitError
+from sidkit.methods.checkpoint import has_checkpoint
+from sidkit.methods.das_train import DASNetwork, train_das
+from sidkit.methods.rqvae import RQVAE, encode_with, restored
+from sidkit.methods.rqvae_network import RQVAENetwork
+from sidkit.objectives.multiview_alignment import VIEWS
+from sidkit.quantize.kmeans import as_matrix
+
+
+class DAS(RQVAE):
+    method = "das"
+    needs_interactions = True
+
+    def __init__(self, views: tuple[str, ...] = VIEWS, debias: bool = True, cf_weight: float = 1.0,
+                 align_weight: float = 0.5, temperature: float = 0.1, user_codebook_size: int = 0,
+                 user_content: str = "auto", half_life: float = 10.0, **params: Any) -> None:
+        params.setdefault("batch_size", 512)  # clicks a step; each RQ-VAE sees 2.5 × as many rows
+        super().__init__(**params)
+        self.views = list(views)
+        self.debias = debias
+        self.cf_weight = cf_weight
+        self.align_weight = align_weight
+        self.temperature = temperature
+        self.user_codebook_size = user_codebook_size
+        self.user_content = user_content
+        self.half_life = half_life
+
+    def get_params(self) -> dict[str, Any]:
+        params = super().get_params()
+        del params["objectives"], params["objective_params"], params["use_pairs"]  # not plug-in based
+        return params
+
+    @property
+    def user_codebook_sizes(self) -> list[int]:
+        return [self.user_codebook_size or self.codebook_size] * self.levels
+
+    def build_objectives(self) -> list:
+        super().build_objectives()  # checks steps, lr, gradient
+        unknown = [v for v in self.views if v not in VIEWS]
+        if unknown:
+            raise SidkitError(f"unknown DAS view {unknown[0]!r}; expected some of {', '.join(VIEWS)}")
+        for name in ("cf_weight", "align_weight"):
+            if getattr(self, name) < 0:
+                raise SidkitError(f"{name}={getattr(self, name)}; expected a weight ≥ 0")
+        if not self.temperature > 0:
+            raise SidkitError(f"temperature={self.temperature}; expected a positive number")
+        return []
+
+    def _user_network(self, d_in: int) -> RQVAENetwork:
+        return RQVAENetwork(d_in, self.hidden, self.dim, self.levels, self.user_codebook_sizes[0], self.beta,
+                            self.gradient)
+
+    def fit(self, x: np.ndarray, pairs: ItemPairs | None = None, *, interactions: Interactions | None = None,
+            user_x: np.ndarray | None = None, checkpoint_dir: str | Path | None = None, resume: bool = False,
+            progress: bool = True) -> "DAS":
+        """``interactions``: the training clicks (never the test period); ``user_x`` [n_users, d_u] the
+        users' content embeddings in the order of ``interactions.user_ids``."""
+        self.build_objectives()
+        if interactions is None or user_x is None:
+            raise SidkitError("das needs the training interactions and the users' content embeddings")
+        x, user_x = as_matrix(x), as_matrix(user_x)
+        if len(user_x) != interactions.n_users or len(x) != interactions.n_items:
+            raise SidkitError(f"das: {len(x)} items and {len(user_x)} users given for interactions over "
+                              f"{interactions.n_items} items and {interactions.n_users} users; expected the same")
+        if len(interactions) < 2:
+            raise SidkitError("das needs at least 2 training clicks")
+        for what, k, n in (("codebook size", self.codebook_size, len(x)),
+                           ("user codebook size", self.user_codebook_sizes[0], len(user_x))):
+            if k > n:
+                raise SidkitError(f"das {what} {k} is larger than the {n} rows to quantize; expected at most {n}")
+        torch.manual_seed(self.seed)
+        # net_ is the item RQ-VAE, so encode/candidates/transform/save are rqvae's; the user RQ-VAE is beside it
+        self.net_, self.user_net_ = self._network(x.shape[1]), self._user_network(user_x.shape[1])
+        cf = DebiasedTwoTower(interactions.n_users, interactions.n_items, self.dim, self.debias)
+        network = DASNetwork(self.net_, self.user_net_, cf)
+        config = {"method": self.method, **self.get_params()}
+        if self.kmeans_init and not (resume and has_checkpoint(checkpoint_dir)):
+            for net, rows in ((self.net_, x), (self.user_net_, user_x)):
+                with torch.no_grad():
+                    z = net.encoder(torch.from_numpy(rows)).numpy()
+                net.quantizer.init_from(z, seed=self.seed)
+        self.training_log_ = train_das(
+            network, x, user_x, interactions, views=tuple(self.views), steps=self.steps,
+            batch_size=self.batch_size, lr=self.lr, weight_decay=self.weight_decay,
+            restart_every=self.restart_every, cf_weight=self.cf_weight, align_weight=self.align_weight,
+            temperature=self.temperature, seed=self.seed, config=config, checkpoint_dir=checkpoint_dir,
+            checkpoint_every=self.checkpoint_every, resume=resume, progress=progress)
+        self.labels_ = self.encode(x)
+        self.user_labels_ = self.encode_users(user_x)
+        return self
+
+    def encode_users(self, user_x: np.ndarray, batch_size: int = 65536) -> np.ndarray:
+        return encode_with(self.user_net_, user_x, batch_size)
+
+    def _tensors(self) -> dict[str, np.ndarray]:
+        users = {f"user.{k}": v.detach().numpy() for k, v in self.user_net_.state_dict().items()
+                 if k != "quantizer.usage"}
+        return {**super()._tensors(), **users}
+
+    def _restore(self, tensors: dict[str, np.ndarray]) -> None:
+        super()._restore({k: v for k, v in tensors.items() if not k.startswith("user.")})
+        self.user_net_ = restored(self._user_network(tensors["user.encoder.0.weight"].shape[1]),
+                                  {k[len("user."):]: v for k, v in tensors.items() if k.startswith("user.")})
