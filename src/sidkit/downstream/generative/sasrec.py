@@ -5,6 +5,8 @@ Causal self-attention over the latest ``max_len`` items (pre-norm blocks, learne
 next item scored against every item embedding (shared input/output table). Each training sequence
 (the user's items minus the two held out) teaches every position its next item. The epoch with the
 best validation NDCG@10 is kept. Left padding is index 0 with a zero embedding, as in SASRec.
+Defaults: d 64, 2 blocks, 1 head, 50 items, dropout 0.5 (the SASRec paper's setting for the sparse
+Amazon data), Adam 1e-3, batches of 128 sequences, up to 60 epochs with patience 5 validations.
 """
 
 from __future__ import annotations
@@ -61,7 +63,7 @@ def _window(seqs: list[np.ndarray], length: int) -> np.ndarray:
 class SASRec:
     """scikit-learn style: parameters in the constructor, ``fit(split, sequences)``, ``recommend(examples, k)``."""
 
-    def __init__(self, dim: int = 64, layers: int = 2, heads: int = 1, max_len: int = 50, dropout: float = 0.3,
+    def __init__(self, dim: int = 64, layers: int = 2, heads: int = 1, max_len: int = 50, dropout: float = 0.5,
                  epochs: int = 60, batch_size: int = 128, lr: float = 1e-3, weight_decay: float = 0.0,
                  eval_every: int = 2, patience: int = 5, seed: int = 0) -> None:
         self.dim, self.layers, self.heads, self.max_len, self.dropout = dim, layers, heads, max_len, dropout
