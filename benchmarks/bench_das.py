@@ -2,7 +2,7 @@
 on ml-100k with the ablation of each alignment view and of the debias (the DAS paper's Table 1 shape).
 
     python benchmarks/bench_das.py --parts usage [--steps 3000]
-    python benchmarks/bench_das.py --parts ranking --seeds 2 --steps 1000
+    python benchmarks/bench_das.py --parts ranking --seeds 2 --ablation-seeds 1 --steps 1000
     python benchmarks/bench_das.py --tables        # the Markdown tables of BENCHMARKS.md from the records
 
 Appends one JSON record per run to benchmarks/out/das.jsonl.
@@ -53,11 +53,13 @@ def usage(args: argparse.Namespace, encoder: TextEncoder) -> None:
 
 def ranking(args: argparse.Namespace, encoder: TextEncoder) -> None:
     ds = load_dataset("ml-100k", args.ml_dir)
-    seeds = list(range(args.seeds))
-    configs = [("full", {}, ["baseline", "rq", "user", "rq+user"])]
-    configs += [(f"w/o {v}", {"views": [w for w in VIEWS if w != v]}, ["rq+user"]) for v in VIEWS]
-    configs += [("w/o debias", {"debias": False}, ["rq+user"]), ("no alignment", {"views": []}, ["rq+user"])]
-    for label, params, variants in configs:
+    full = list(range(args.seeds))
+    ablation = list(range(args.ablation_seeds))
+    configs = [("full", {}, ["baseline", "rq", "user", "rq+user"], full)]
+    configs += [(f"w/o {v}", {"views": [w for w in VIEWS if w != v]}, ["rq+user"], ablation) for v in VIEWS]
+    configs += [("w/o debias", {"debias": False}, ["rq+user"], ablation),
+                ("no alignment", {"views": []}, ["rq+user"], ablation)]
+    for label, params, variants, seeds in configs:
         t = time.perf_counter()
         result = evaluate_ranking(ds, encoder, variants, seeds=seeds, epochs=args.epochs, codes="das",
                                   codebook_size=args.ml_codebook, code_params={"steps": args.steps, **params},
@@ -101,7 +103,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--ml-dir", default="../shared/datasets/ml-100k")
     ap.add_argument("--parts", default="usage,ranking")
-    ap.add_argument("--seeds", type=int, default=2)
+    ap.add_argument("--seeds", type=int, default=2, help="seeds of the full DAS configuration")
+    ap.add_argument("--ablation-seeds", type=int, default=1, help="seeds of each ablation")
     ap.add_argument("--steps", type=int, default=1000)
     ap.add_argument("--epochs", type=int, default=2)
     ap.add_argument("--ml-codebook", type=int, default=64, help="codebook size on ml-100k (943 users)")
