@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pyarrow.parquet as pq
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -69,3 +70,15 @@ def test_table_files_follow_the_contract(tmp_path):
 
 def test_tokens():
     assert sid_to_tokens([12, 3, 200, 0]) == "<a_12><b_3><c_200><d_0>"
+
+
+def test_rows_of_maps_ids_and_names_the_first_missing_one():
+    from sidkit.errors import SidkitError
+
+    table = SemanticIDs(["a", "b", "c"], np.array([[0, 1], [1, 0], [0, 1]]), [2, 2])
+    assert table.rows_of(["c", "a"], "t.parquet").tolist() == [2, 0]
+    with pytest.raises(SidkitError, match=r"t.parquet: item 'x' of the data set has no SID \(2 missing\)"):
+        table.rows_of(["a", "x", "y"], "t.parquet")
+    users = SemanticIDs(["u1"], np.array([[0]]), [1], id_column="user_id")
+    with pytest.raises(SidkitError, match="user 'u2'"):
+        users.rows_of(["u2"], "user_sids.parquet")

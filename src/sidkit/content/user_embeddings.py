@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from sidkit.content.text_encoder import TextEncoder
+from sidkit.data.splits import position_from_end
 from sidkit.data.types import Dataset, Interactions
 from sidkit.errors import SidkitError
 
@@ -34,10 +35,7 @@ def history_embeddings(train: Interactions, item_x: np.ndarray, half_life: float
     """[n_users, d] recency-weighted mean of each user's training items (rows sorted by user, then time)."""
     if half_life <= 0:
         raise SidkitError(f"half_life={half_life}; expected a positive number of items")
-    counts = np.bincount(train.users, minlength=train.n_users)
-    ends = np.cumsum(counts)
-    back = ends[train.users] - 1 - np.arange(len(train))  # 0 for the latest item of each user
-    w = 0.5 ** (back / half_life)
+    w = 0.5 ** (position_from_end(train) / half_life)  # 1 for the latest item of each user
     out = np.zeros((train.n_users, item_x.shape[1]), dtype=np.float64)
     np.add.at(out, train.users, w[:, None] * item_x[train.items])
     norm = np.linalg.norm(out, axis=1, keepdims=True)

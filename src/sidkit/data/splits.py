@@ -17,7 +17,7 @@ class Split:
     test: Interactions
 
 
-def _position_from_end(inter: Interactions) -> np.ndarray:
+def position_from_end(inter: Interactions) -> np.ndarray:
     """0 for each user's last event, 1 for the one before, ... (rows are sorted by user, then time)."""
     counts = np.bincount(inter.users, minlength=inter.n_users)
     ends = np.cumsum(counts)
@@ -29,7 +29,7 @@ def leave_one_out(inter: Interactions, min_train: int = 1) -> Split:
 
     Users with fewer than ``min_train + 2`` events stay wholly in training.
     """
-    pos = _position_from_end(inter)
+    pos = position_from_end(inter)
     counts = np.bincount(inter.users, minlength=inter.n_users)[inter.users]
     held = counts >= min_train + 2
     return Split(
@@ -61,7 +61,7 @@ def temporal(inter: Interactions, test_frac: float = 0.2, valid_frac: float = 0.
 
 def last_transitions(inter: Interactions) -> tuple[np.ndarray, np.ndarray]:
     """Each user's last consecutive item pair (previous, last): the held-out transition of leave-one-out."""
-    pos = _position_from_end(inter)
+    pos = position_from_end(inter)
     last = pos == 0
     prev = pos == 1
     has_prev = np.zeros(inter.n_users, dtype=bool)

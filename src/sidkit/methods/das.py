@@ -43,8 +43,7 @@ from sidkit.data.types import Interactions
 from sidkit.errors import SidkitError
 from sidkit.methods.checkpoint import has_checkpoint
 from sidkit.methods.das_train import DASNetwork, train_das
-from sidkit.methods.rqvae import RQVAE, encode_with, restored
-from sidkit.methods.rqvae_network import RQVAENetwork
+from sidkit.methods.rqvae import RQVAE, encode_with, init_codebooks, network_tensors, restored
 from sidkit.objectives.multiview_alignment import VIEWS
 from sidkit.quantize.kmeans import as_matrix
 
@@ -88,10 +87,6 @@ class DAS(RQVAE):
             raise SidkitError(f"temperature={self.temperature}; expected a positive number")
         return []
 
-    def _user_network(self, d_in: int) -> RQVAENetwork:
-        return RQVAENetwork(d_in, self.hidden, self.dim, self.levels, self.user_codebook_sizes[0], self.beta,
-                            self.gradient)
-
     def fit(self, x: np.ndarray, pairs: ItemPairs | None = None, *, interactions: Interactions | None = None,
             user_x: np.ndarray | None = None, checkpoint_dir: str | Path | None = None, resume: bool = False,
             progress: bool = True) -> "DAS":
@@ -112,15 +107,14 @@ class DAS(RQVAE):
                 raise SidkitError(f"das {what} {k} is larger than the {n} rows to quantize; expected at most {n}")
         torch.manual_seed(self.seed)
         # net_ is the item RQ-VAE, so encode/candidates/transform/save are rqvae's; the user RQ-VAE is beside it
-        self.net_, self.user_net_ = self._network(x.shape[1]), self._user_network(user_x.shape[1])
+        self.net_ = self._network(x.shape[1])
+        self.user_net_ = self._network(user_x.shape[1], self.user_codebook_sizes[0])
         cf = DebiasedTwoTower(interactions.n_users, interactions.n_items, self.dim, self.debias)
         network = DASNetwork(self.net_, self.user_net_, cf)
         config = {"method": self.method, **self.get_params()}
         if self.kmeans_init and not (resume and has_checkpoint(checkpoint_dir)):
-            for net, rows in ((self.net_, x), (self.user_net_, user_x)):
-                with torch.no_grad():
-                    z = net.encoder(torch.from_numpy(rows)).numpy()
-                net.quantizer.init_from(z, seed=self.seed)
+            init_codebooks(self.net_, x, self.seed)
+            init_codebooks(self.user_net_, user_x, self.seed)
         self.training_log_ = train_das(
             network, x, user_x, interactions, views=tuple(self.views), steps=self.steps,
             batch_size=self.batch_size, lr=self.lr, weight_decay=self.weight_decay,
@@ -135,11 +129,9 @@ class DAS(RQVAE):
         return encode_with(self.user_net_, user_x, batch_size)
 
     def _tensors(self) -> dict[str, np.ndarray]:
-        users = {f"user.{k}": v.detach().numpy() for k, v in self.user_net_.state_dict().items()
-                 if k != "quantizer.usage"}
-        return {**super()._tensors(), **users}
+        return {**super()._tensors(), **network_tensors(self.user_net_, "user.")}
 
     def _restore(self, tensors: dict[str, np.ndarray]) -> None:
         super()._restore({k: v for k, v in tensors.items() if not k.startswith("user.")})
-        self.user_net_ = restored(self._user_network(tensors["user.encoder.0.weight"].shape[1]),
-                                  {k[len("user."):]: v for k, v in tensors.items() if k.startswith("user.")})
+        users = {k[len("user."):]: v for k, v in tensors.items() if k.startswith("user.")}
+        self.user_net_ = restored(self._network(users["encoder.0.weight"].shape[1], self.user_codebook_sizes[0]), users)

@@ -97,8 +97,9 @@ class RQVAE(Tokenizer):
     def needs_pairs(self) -> bool:  # type: ignore[override]
         return self.use_pairs or any(OBJECTIVES[n].needs_pairs for n in self.objectives if n in OBJECTIVES)
 
-    def _network(self, d_in: int) -> RQVAENetwork:
-        return RQVAENetwork(d_in, self.hidden, self.dim, self.levels, self.codebook_size, self.beta, self.gradient)
+    def _network(self, d_in: int, codebook_size: int | None = None) -> RQVAENetwork:
+        return RQVAENetwork(d_in, self.hidden, self.dim, self.levels, codebook_size or self.codebook_size, self.beta,
+                            self.gradient)
 
     def fit(self, x: np.ndarray, pairs: ItemPairs | None = None, *, checkpoint_dir: str | Path | None = None,
             resume: bool = False, progress: bool = True) -> "RQVAE":
@@ -114,9 +115,7 @@ class RQVAE(Tokenizer):
         self.net_ = self._network(x.shape[1])
         config = {"method": self.method, **self.get_params()}
         if self.kmeans_init and not (resume and has_checkpoint(checkpoint_dir)):
-            with torch.no_grad():
-                z = self.net_.encoder(torch.from_numpy(x)).numpy()
-            self.net_.quantizer.init_from(z, seed=self.seed)
+            init_codebooks(self.net_, x, self.seed)
         self.training_log_ = train(
             self.net_, objectives, x, plan, steps=self.steps, lr=self.lr, weight_decay=self.weight_decay,
             restart_every=self.restart_every, seed=self.seed, config=config, checkpoint_dir=checkpoint_dir,
@@ -140,7 +139,7 @@ class RQVAE(Tokenizer):
         return torch.cat([p[0] for p in parts]).numpy(), torch.cat([p[1] for p in parts]).numpy()
 
     def _tensors(self) -> dict[str, np.ndarray]:
-        return {k: v.detach().numpy() for k, v in self.net_.state_dict().items() if k != "quantizer.usage"}
+        return network_tensors(self.net_)
 
     def _restore(self, tensors: dict[str, np.ndarray]) -> None:
         self.net_ = restored(self._network(tensors["encoder.0.weight"].shape[1]), tensors)
@@ -152,6 +151,18 @@ def encode_with(net: RQVAENetwork, x: np.ndarray, batch_size: int = 65536) -> np
     with torch.inference_mode():
         return torch.cat([net.quantizer.encode(net.encoder(xt[s:s + batch_size]))
                           for s in range(0, len(xt), batch_size)]).numpy()
+
+
+def init_codebooks(net: RQVAENetwork, x: np.ndarray, seed: int) -> None:
+    """Codebooks from residual k-means on the untrained encoder's outputs of every row of ``x``."""
+    with torch.no_grad():
+        z = net.encoder(torch.from_numpy(x)).numpy()
+    net.quantizer.init_from(z, seed=seed)
+
+
+def network_tensors(net: RQVAENetwork, prefix: str = "") -> dict[str, np.ndarray]:
+    """The weights to save (usage counts are training state, not saved), names prefixed."""
+    return {prefix + k: v.detach().numpy() for k, v in net.state_dict().items() if k != "quantizer.usage"}
 
 
 def restored(net: RQVAENetwork, tensors: dict[str, np.ndarray]) -> RQVAENetwork:

@@ -46,6 +46,17 @@ class SemanticIDs:
     def levels(self) -> int:
         return self.codes.shape[1]
 
+    def rows_of(self, ids: list[str], where: str | Path) -> np.ndarray:
+        """This table's row of each id, in the order given; an id without a SID is a one-line error
+        naming ``where`` (the table's file or folder)."""
+        row = {key: r for r, key in enumerate(self.item_ids)}
+        missing = [i for i in ids if i not in row]
+        if missing:
+            what = "user" if self.id_column == "user_id" else "item"
+            raise SidkitError(f"{where}: {what} {missing[0]!r} of the data set has no SID ({len(missing)} missing); "
+                              "expected SIDs fitted on this data set")
+        return np.array([row[i] for i in ids], dtype=np.int64)
+
     def to_arrow(self) -> pa.Table:
         cols = {
             self.id_column: pa.array(self.item_ids, pa.string()),

@@ -23,16 +23,8 @@ KS = (5, 10)
 
 
 def catalogue_sids(table: SemanticIDs, item_ids: list[str], where: str) -> np.ndarray:
-    """[n_items, D] each catalogue item's SID (disambiguation level included), in catalogue order."""
-    row = {item: r for r, item in enumerate(table.item_ids)}
-    missing = [i for i in item_ids if i not in row]
-    if missing:
-        raise SidkitError(f"{where}: item {missing[0]!r} of the data set has no SID ({len(missing)} missing); "
-                          "expected SIDs fitted on this catalogue")
-    sid = table.sid[[row[i] for i in item_ids]]
-    if len(np.unique(sid, axis=0)) != len(sid):
-        raise SidkitError(f"{where}: two items of the data set share a SID; expected unique SIDs")
-    return sid
+    """[n_items, D] each catalogue item's SID (disambiguation level included, so unique), in catalogue order."""
+    return table.sid[table.rows_of(item_ids, where)]
 
 
 def check_config(config: str) -> None:

@@ -11,16 +11,13 @@ Amazon data), Adam 1e-3, batches of 128 sequences, up to 60 epochs with patience
 
 from __future__ import annotations
 
-import copy
-import sys
-
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from sidkit.downstream.generative.early_stopping import EarlyStopping
 from sidkit.downstream.generative.split import Examples, SequenceSplit
-from sidkit.evaluate.retrieval import retrieval_metrics
 
 
 class SASRecNet(nn.Module):
@@ -79,7 +76,7 @@ class SASRec:
         train = [s[:-2] if len(s) >= 3 else s for s in sequences]
         train = [s for s in train if len(s) >= 2]
         windows = torch.from_numpy(_window(train, self.max_len + 1))  # inputs [:, :-1], targets [:, 1:]
-        self.history_, best, bad = [], -1.0, 0
+        stopping = EarlyStopping(self.net_, "sasrec", self.epochs, self.eval_every, self.patience, progress)
         for epoch in range(self.epochs):
             self.net_.train()
             total = 0.0
@@ -93,20 +90,10 @@ class SASRec:
                 loss.backward()
                 opt.step()
                 total += loss.item() * len(b)
-            if (epoch + 1) % self.eval_every == 0 or epoch + 1 == self.epochs:
-                score = retrieval_metrics(self.recommend(split.valid, 10), split.valid.target)["ndcg@10"]
-                self.history_.append({"epoch": epoch + 1, "loss": total / len(windows), "valid_ndcg@10": score})
-                if progress:
-                    print(f"  sasrec epoch {epoch + 1}: loss {total / len(windows):.4f}, valid NDCG@10 {score:.4f}",
-                          file=sys.stderr, flush=True)
-                if score > best:
-                    best, bad, self.best_state_ = score, 0, copy.deepcopy(self.net_.state_dict())
-                else:
-                    bad += 1
-                    if bad >= self.patience:
-                        break
-        self.net_.load_state_dict(self.best_state_)
-        self.net_.eval()
+            if stopping.due(epoch) and stopping.stop(epoch, total / len(windows), split.valid, self.recommend):
+                break
+        stopping.restore()
+        self.history_ = stopping.history
         return self
 
     @torch.inference_mode()

@@ -14,8 +14,6 @@ published size (4 + 4 layers, d_model 128, 6 heads of 64, MLP 1024, dropout 0.1)
 from __future__ import annotations
 
 import math
-import sys
-import time
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -24,9 +22,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from sidkit.downstream.generative.beam_search import constrained_beam_search
+from sidkit.downstream.generative.early_stopping import EarlyStopping
 from sidkit.downstream.generative.split import Examples, SequenceSplit
 from sidkit.downstream.generative.trie import SIDTrie
-from sidkit.evaluate.retrieval import retrieval_metrics
 
 PAD, START, N_SPECIAL = 0, 1, 2
 
@@ -143,7 +141,7 @@ class Tiger:
         if cfg.valid_users and len(valid) > cfg.valid_users:  # a fixed seeded subset, the same every epoch
             keep = np.sort(rng.choice(len(valid), cfg.valid_users, replace=False))
             valid = Examples(valid.users[keep], valid.history[keep], valid.target[keep])
-        self.history_, best, bad, t0 = [], -1.0, 0, time.perf_counter()
+        stopping = EarlyStopping(self.net_, "tiger", cfg.epochs, cfg.eval_every, cfg.patience, progress)
         steps_per_epoch = math.ceil(len(inputs) / cfg.batch_size)
         for epoch in range(cfg.epochs):
             self.net_.train()
@@ -157,24 +155,10 @@ class Tiger:
                 opt.step()
                 sched.step()
                 total += loss.item()
-            if (epoch + 1) % cfg.eval_every == 0 or epoch + 1 == cfg.epochs:
-                score = retrieval_metrics(self.recommend(valid, 10), valid.target)["ndcg@10"]
-                elapsed = time.perf_counter() - t0
-                self.history_.append({"epoch": epoch + 1, "loss": total / steps_per_epoch, "valid_ndcg@10": score,
-                                      "seconds": round(elapsed, 1)})
-                if progress:
-                    eta = elapsed / (epoch + 1) * (cfg.epochs - epoch - 1)
-                    print(f"  tiger epoch {epoch + 1}/{cfg.epochs}: loss {total / steps_per_epoch:.4f}, valid "
-                          f"NDCG@10 {score:.4f} ({elapsed:.0f}s, at most {eta:.0f}s left)", file=sys.stderr, flush=True)
-                if score > best:
-                    best, bad = score, 0
-                    self.best_state_ = {k: v.clone() for k, v in self.net_.state_dict().items()}
-                else:
-                    bad += 1
-                    if bad >= cfg.patience:
-                        break
-        self.net_.load_state_dict(self.best_state_)
-        self.net_.eval()
+            if stopping.due(epoch) and stopping.stop(epoch, total / steps_per_epoch, valid, self.recommend):
+                break
+        stopping.restore()
+        self.history_ = stopping.history
         return self
 
     @torch.inference_mode()

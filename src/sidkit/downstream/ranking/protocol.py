@@ -78,20 +78,11 @@ def das_codes(samples: RankingSamples, ds: Dataset, x: np.ndarray, encoder: Text
                       user=tok.user_labels_, user_sizes=tok.user_codebook_sizes)
 
 
-def _rows(table_ids: list[str], wanted: list[str], what: str, folder: str | Path) -> np.ndarray:
-    row = {key: r for r, key in enumerate(table_ids)}
-    missing = [i for i in wanted if i not in row]
-    if missing:
-        raise SidkitError(f"{folder}: {what} {missing[0]!r} of the data set has no SID ({len(missing)} missing); "
-                          "expected SIDs fitted on this data set")
-    return np.array([row[i] for i in wanted])
-
-
 def sid_folder_codes(folder: str | Path, item_ids: list[str], user_ids: list[str] | None = None) -> CodeSource:
     from sidkit.sids.table import SemanticIDs
 
     table = SemanticIDs.read(folder)
-    rows = _rows(table.item_ids, item_ids, "item", folder)
+    rows = table.rows_of(item_ids, folder)
     vq = None
     if table.vq_codes is not None:  # VQ codes are rows of the SID table: map them to catalogue indices
         to_catalog = np.full(len(table.item_ids), -1)
@@ -103,7 +94,7 @@ def sid_folder_codes(folder: str | Path, item_ids: list[str], user_ids: list[str
     user_file = Path(folder) / "user_sids.parquet" if Path(folder).is_dir() else Path(folder).parent / "user_sids.parquet"
     if user_ids is not None and user_file.is_file():
         users = SemanticIDs.read(user_file)
-        user, user_sizes = users.codes[_rows(users.item_ids, user_ids, "user", user_file)], list(users.codebook_sizes)
+        user, user_sizes = users.codes[users.rows_of(user_ids, user_file)], list(users.codebook_sizes)
     return CodeSource(str(folder), table.codes[rows], list(table.codebook_sizes), vq, None, user, user_sizes)
 
 
