@@ -139,14 +139,15 @@ def test_sasrec_learns_a_deterministic_successor_and_beats_popularity():
     assert ours["recall@5"] > 0.9 and ours["recall@5"] > pop["recall@5"] + 0.5
 
 
-def test_tiger_learns_the_successor_through_sids_and_only_answers_items():
+@pytest.mark.parametrize("encoder_input", ["items", "tokens"])
+def test_tiger_learns_the_successor_through_sids_and_only_answers_items(encoder_input):
     from sidkit.downstream.generative.tiger import Tiger
 
     inter, split = ring_walks()
     codes = np.random.default_rng(1).integers(0, 4, size=(30, 2))  # 16 tuples for 30 items: collisions
     sid = with_disambiguation(codes)
     model = Tiger("small", seed=0, d_model=32, heads=2, ff=64, epochs=30, eval_every=5, lr=3e-3, warmup_steps=20,
-                  max_len=10, user_buckets=0, beam=10).fit(split, sid)
+                  max_len=10, user_buckets=0, beam=10, encoder_input=encoder_input).fit(split, sid)
     ranked = model.recommend(split.test, 10)
     assert ((ranked >= 0) & (ranked < 30)).all() and all(len(set(r)) == 10 for r in ranked.tolist())
     assert retrieval_metrics(ranked, split.test.target)["recall@5"] > 0.9
@@ -221,3 +222,23 @@ def test_bench_generative_resumes_and_reports_missing_methods(tmp_path, capsys, 
     again = _json.loads((out / "generative.json").read_text())
     assert again["rq-kmeans"]["recall@10"] == first["rq-kmeans"]["recall@10"]  # same seeds, same figures
     assert len((out / "results.jsonl").read_text().splitlines()) == len(lines)
+
+
+def test_bench_generative_without_sasrec_and_with_an_epoch_cap(tmp_path, capsys, monkeypatch):
+    """The second of two processes sharing --out: no SASRec units, TIGER's epochs capped."""
+    import json as _json
+
+    from sidkit.cli import main
+    from sidkit.downstream.generative import tiger
+
+    monkeypatch.setitem(tiger.CONFIGS, "small", tiger.TigerConfig(d_model=32, heads=2, ff=64, epochs=6, eval_every=2,
+                                                                  max_len=10, user_buckets=8, warmup_steps=10, beam=10))
+    items, inter = write_ring(tmp_path)
+    out = tmp_path / "bench"
+    assert main(["bench", "generative", "--items", str(items), "--interactions", str(inter), "--methods", "rq-kmeans",
+                 "--seeds", "1", "--out", str(out), "--levels", "2", "--codebook-size", "4", "--no-sasrec",
+                 "--tiger-epochs", "1"]) == 0
+    assert "1 units, 0 already done" in capsys.readouterr().err
+    (rec,) = [_json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert rec["method"] == "rq-kmeans" and rec["params"]["epochs"] == 1 and len(rec["history"]) == 1
+    assert _json.loads((out / "generative.json").read_text())["sasrec"] == {"missing": "not run"}

@@ -339,7 +339,10 @@ def cmd_bench_generative(args: argparse.Namespace) -> int:
     ds = _load(args)
     fit_params = {"levels": args.levels, "codebook_size": args.codebook_size, **({"steps": args.steps} if args.steps else {})}
     summary = bench_generative(ds, _encoder(args), methods, list(range(args.seed, args.seed + args.seeds)), out,
-                               config=args.config, fit_params=fit_params)
+                               config=args.config, fit_params=fit_params,
+                               tiger={"epochs": args.tiger_epochs} if args.tiger_epochs else None,
+                               sasrec={"epochs": args.sasrec_epochs} if args.sasrec_epochs else None,
+                               with_sasrec=not args.no_sasrec)
     print(generative_table(summary))
     print(f"wrote {out}/generative.md, generative.json and results.jsonl", file=sys.stderr)
     return 0
@@ -483,6 +486,11 @@ def build_parser() -> argparse.ArgumentParser:
     bg.add_argument("--seed", type=int, default=0, help="first seed")
     bg.add_argument("--config", default="small", help="TIGER config: small or paper")
     bg.add_argument("--steps", type=_positive, help="optimizer steps of gradient-trained tokenizers (default 3000)")
+    bg.add_argument("--tiger-epochs", type=_positive, help="TIGER's training epochs (default: the config's; the best "
+                    "validated epoch is kept)")
+    bg.add_argument("--sasrec-epochs", type=_positive, help="SASRec's training epochs (default 60, early stopped)")
+    bg.add_argument("--no-sasrec", action="store_true", help="leave out the SASRec units (e.g. for a second process "
+                    "writing to the same --out with other methods)")
     bg.add_argument("--levels", type=_positive, default=3)
     bg.add_argument("--codebook-size", type=_positive, default=256)
     bg.add_argument("--out", required=True, help="folder: results.jsonl (resume), sids/, generative.md, generative.json")

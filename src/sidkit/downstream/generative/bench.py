@@ -4,8 +4,10 @@ SASRec per seed in the same harness.
 
 Resumable: every finished unit (a baseline seed, or a method and seed) is one line of
 ``OUT/results.jsonl`` and a fitted SID folder ``OUT/sids/METHOD-seedS``; a rerun skips finished
-units and reuses fitted folders, so a killed run loses at most the unit it was in. Methods that do
-not exist are reported as missing, not dropped.
+units and reuses fitted folders, so a killed run loses at most the unit it was in. Two processes may
+share ``OUT`` with disjoint methods (one without SASRec): each appends whole lines, and a rerun over
+all methods once both are done only writes the table. Methods that do not exist are reported as
+missing, not dropped. Units run seed by seed, so a run cut short has every method at its first seeds.
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ def _append(results: Path, rec: dict) -> None:
 
 def bench_generative(ds: Dataset, encoder: TextEncoder | None, methods: list[str], seeds: list[int], out: str | Path,
                      *, config: str = "small", fit_params: dict | None = None, tiger: dict | None = None,
-                     sasrec: dict | None = None, progress: bool = True) -> dict:
+                     sasrec: dict | None = None, with_sasrec: bool = True, progress: bool = True) -> dict:
     from sidkit.methods import METHODS
     from sidkit.workflow import fit_to_dir, prepare
 
@@ -56,7 +58,7 @@ def bench_generative(ds: Dataset, encoder: TextEncoder | None, methods: list[str
     results = out / "results.jsonl"
     done = _done(results)
     say = (lambda m: print(m, file=sys.stderr, flush=True)) if progress else (lambda m: None)
-    units = [("sasrec", s) for s in seeds] + [(m, s) for m in methods for s in seeds]
+    units = [(m, s) for s in seeds for m in (["sasrec"] if with_sasrec else []) + methods]
     todo = [u for u in units if u not in done]
     say(f"bench generative on {ds.name}: {len(units)} units, {len(units) - len(todo)} already done")
     prep = None

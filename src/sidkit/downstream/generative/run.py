@@ -67,4 +67,4 @@ def sasrec_baseline(ds: Dataset, *, seed: int = 0, progress: bool = False, **par
     model.fit(split, ds.interactions.sequences(), progress=progress)
     ranked = model.recommend(split.test, max(KS))
     return {**retrieval_metrics(ranked, split.test.target, KS), "seconds": round(time.perf_counter() - t, 1),
-            "seed": seed, "history": model.history_}
+            "seed": seed, "params": params, "history": model.history_}
