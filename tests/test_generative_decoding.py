@@ -235,10 +235,18 @@ def test_bench_generative_without_sasrec_and_with_an_epoch_cap(tmp_path, capsys,
                                                                   max_len=10, user_buckets=8, warmup_steps=10, beam=10))
     items, inter = write_ring(tmp_path)
     out = tmp_path / "bench"
-    assert main(["bench", "generative", "--items", str(items), "--interactions", str(inter), "--methods", "rq-kmeans",
-                 "--seeds", "1", "--out", str(out), "--levels", "2", "--codebook-size", "4", "--no-sasrec",
-                 "--tiger-epochs", "1"]) == 0
+    (out / "sids").mkdir(parents=True)  # the other process got there first
+    args = ["bench", "generative", "--items", str(items), "--interactions", str(inter), "--methods", "rq-kmeans",
+            "--seeds", "1", "--levels", "2", "--codebook-size", "4", "--no-sasrec", "--tiger-epochs", "1"]
+    assert main(args + ["--out", str(out)]) == 0
     assert "1 units, 0 already done" in capsys.readouterr().err
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("mine\n")
+    assert main(args + ["--out", str(foreign)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "holds files that no bench wrote" in err
+    assert [p.name for p in foreign.iterdir()] == ["notes.txt"]
     (rec,) = [_json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
     assert rec["method"] == "rq-kmeans" and rec["params"]["epochs"] == 1 and len(rec["history"]) == 1
     assert _json.loads((out / "generative.json").read_text())["sasrec"] == {"missing": "not run"}

@@ -334,8 +334,10 @@ def cmd_bench_generative(args: argparse.Namespace) -> int:
     if not methods:
         raise SidkitError("--methods is empty; expected e.g. rq-kmeans,rqvae")
     out = Path(args.out)
-    if out.exists() and any(out.iterdir()) and not (out / "results.jsonl").is_file():
-        raise SidkitError(f"{out}: exists and holds no results.jsonl; expected a new folder or an earlier bench to resume")
+    # a folder holding only what a bench writes (a second process may have made sids/ first) is resumable
+    if out.exists() and any(p.name not in ("results.jsonl", "sids", "generative.md", "generative.json")
+                            for p in out.iterdir()):
+        raise SidkitError(f"{out}: holds files that no bench wrote; expected a new folder or an earlier bench to resume")
     ds = _load(args)
     fit_params = {"levels": args.levels, "codebook_size": args.codebook_size, **({"steps": args.steps} if args.steps else {})}
     summary = bench_generative(ds, _encoder(args), methods, list(range(args.seed, args.seed + args.seeds)), out,
