@@ -250,3 +250,5 @@ def test_bench_generative_without_sasrec_and_with_an_epoch_cap(tmp_path, capsys,
     (rec,) = [_json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
     assert rec["method"] == "rq-kmeans" and rec["params"]["epochs"] == 1 and len(rec["history"]) == 1
     assert _json.loads((out / "generative.json").read_text())["sasrec"] == {"missing": "not run"}
+    (row,) = [line for line in (out / "generative.md").read_text().splitlines() if line.startswith("| rq-kmeans |")]
+    assert row.endswith("| 1 |")  # the seeds column: how many seeds the mean is over

@@ -88,7 +88,12 @@ def bench_generative(ds: Dataset, encoder: TextEncoder | None, methods: list[str
         say(f"[{n}/{len(todo)}] {method} seed {seed}: " +
             (rec["missing"] if "missing" in rec else ", ".join(f"{m} {rec[m]:.4f}" for m in METRICS)) +
             f" ({time.perf_counter() - t:.0f}s; about {elapsed / finished * (len(todo) - n):.0f}s left)")
-    summary = summarise(_done(results), ["popularity", "sasrec", *methods], seeds)
+        _write_table(out, methods, seeds)  # after every unit: a run cut short still has a table of what finished
+    return _write_table(out, methods, seeds)
+
+
+def _write_table(out: Path, methods: list[str], seeds: list[int]) -> dict:
+    summary = summarise(_done(out / "results.jsonl"), ["popularity", "sasrec", *methods], seeds)
     write_json(out / "generative.json", summary)
     write_file(out / "generative.md", lambda p: p.write_text(generative_table(summary) + "\n", encoding="utf-8"))
     return summary
@@ -128,15 +133,16 @@ def summarise(done: dict[tuple[str, int], dict], rows: list[str], seeds: list[in
 
 def generative_table(summary: dict) -> str:
     head = "| model | " + " | ".join(m.replace("recall", "R").replace("ndcg", "N") for m in METRICS)
-    head += " | collision rate | perplexity (mean) | decode users/s |\n|" + "---|" * (len(METRICS) + 4)
+    head += " | collision rate | perplexity (mean) | decode users/s | seeds |\n|" + "---|" * (len(METRICS) + 5)
     lines = [head]
     for row, r in summary.items():
         if "missing" in r:
-            lines.append(f"| {row} | " + " | ".join(["missing"] * (len(METRICS) + 3)) + f" |  <!-- {r['missing']} -->")
+            lines.append(f"| {row} | " + " | ".join(["missing"] * (len(METRICS) + 3)) + f" | 0 |  <!-- {r['missing']} -->")
             continue
         cells = [f"{r[m]['mean']:.4f} ± {r[m]['std']:.4f}" for m in METRICS]
         q = r.get("quality")
         cells += [f"{q['collision_rate']['mean']:.2%}", f"{q['perplexity_mean']['mean']:.0f}"] if q else ["", ""]
         cells.append(f"{r['users_per_second']['mean']:.0f}" if "users_per_second" in r else "")
+        cells.append(str(r[METRICS[0]]["n"]))
         lines.append(f"| {row} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
