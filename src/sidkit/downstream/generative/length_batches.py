@@ -3,7 +3,9 @@
 Most prefixes in a leave-one-out split are short (on Beauty two thirds of the 20 history slots are
 padding), so a batch trimmed to its own longest history costs a fraction of a full-width one. Sorting
 by length with random tie-breaks and shuffling the batch order keeps every epoch a random pass over
-all examples.
+all examples. Only for models that mask padded keys (TIGER's encoder does): SASRec's causal blocks
+let real positions attend to padding, so cutting padding would change its answers, and it keeps
+full-width batches.
 """
 
 from __future__ import annotations

@@ -4,8 +4,7 @@ generative retrieval numbers (a harness whose SASRec is far below the published 
 Causal self-attention over the latest ``max_len`` items (pre-norm blocks, learned positions), the
 next item scored against every item embedding (shared input/output table). Each training sequence
 (the user's items minus the two held out) teaches every position its next item. The epoch with the
-best validation NDCG@10 is kept. Left padding is index 0 with a zero embedding, as in SASRec; a batch
-holds sequences of similar length and is cut to its longest one (most Beauty users have < 10 items).
+best validation NDCG@10 is kept. Left padding is index 0 with a zero embedding, as in SASRec.
 Defaults: d 64, 2 blocks, 1 head, 50 items, dropout 0.5 (the SASRec paper's setting for the sparse
 Amazon data), Adam 1e-3, batches of 128 sequences, up to 60 epochs with patience 5 validations.
 """
@@ -18,7 +17,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from sidkit.downstream.generative.early_stopping import EarlyStopping
-from sidkit.downstream.generative.length_batches import history_lengths, length_batches
 from sidkit.downstream.generative.split import Examples, SequenceSplit
 
 
@@ -78,13 +76,12 @@ class SASRec:
         train = [s[:-2] if len(s) >= 3 else s for s in sequences]
         train = [s for s in train if len(s) >= 2]
         windows = torch.from_numpy(_window(train, self.max_len + 1))  # inputs [:, :-1], targets [:, 1:]
-        lengths = (windows > 0).sum(1).numpy()
         stopping = EarlyStopping(self.net_, "sasrec", self.epochs, self.eval_every, self.patience, progress)
         for epoch in range(self.epochs):
             self.net_.train()
             total = 0.0
-            for b in length_batches(lengths, self.batch_size, rng):
-                w = windows[torch.from_numpy(b), -int(lengths[b].max()):]  # columns that are padding in every row go
+            for b in torch.from_numpy(rng.permutation(len(windows))).split(self.batch_size):
+                w = windows[b]
                 inp, tgt = w[:, :-1], w[:, 1:]
                 hidden = self.net_(inp)
                 keep = (tgt > 0) & (inp > 0)  # a position with an input item and a next item
@@ -105,10 +102,7 @@ class SASRec:
         self.net_.eval()
         hist = examples.history[:, -self.max_len:]
         seq = torch.from_numpy(np.where(hist >= 0, hist + 1, 0))
-        lengths = history_lengths(hist)
-        order = np.argsort(lengths, kind="stable")
-        out = np.empty((len(examples), k), dtype=np.int64)
-        for rows in np.array_split(order, max(1, -(-len(order) // batch_size))):
-            b = seq[torch.from_numpy(rows), -max(1, int(lengths[rows].max())):]
-            out[rows] = self.net_.logits(self.net_(b)[:, -1]).topk(k, dim=1).indices.numpy()
-        return out
+        out = []
+        for b in seq.split(batch_size):
+            out.append(self.net_.logits(self.net_(b)[:, -1]).topk(k, dim=1).indices)
+        return torch.cat(out).numpy()
