@@ -326,7 +326,7 @@ def cmd_eval_generative(args: argparse.Namespace) -> int:
 
 
 def cmd_bench_generative(args: argparse.Namespace) -> int:
-    from sidkit.downstream.generative.bench import bench_generative, generative_table
+    from sidkit.downstream.generative.bench import bench_generative, check_out, generative_table
     from sidkit.downstream.generative.run import check_config
 
     check_config(args.config)
@@ -334,10 +334,7 @@ def cmd_bench_generative(args: argparse.Namespace) -> int:
     if not methods:
         raise SidkitError("--methods is empty; expected e.g. rq-kmeans,rqvae")
     out = Path(args.out)
-    # a folder holding only what a bench writes (a second process may have made sids/ first) is resumable
-    if out.exists() and any(p.name not in ("results.jsonl", "sids", "generative.md", "generative.json")
-                            for p in out.iterdir()):
-        raise SidkitError(f"{out}: holds files that no bench wrote; expected a new folder or an earlier bench to resume")
+    check_out(out)
     ds = _load(args)
     fit_params = {"levels": args.levels, "codebook_size": args.codebook_size, **({"steps": args.steps} if args.steps else {})}
     summary = bench_generative(ds, _encoder(args), methods, list(range(args.seed, args.seed + args.seeds)), out,

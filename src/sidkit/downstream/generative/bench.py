@@ -23,10 +23,18 @@ from sidkit.atomic import write_file, write_json
 from sidkit.content.text_encoder import TextEncoder
 from sidkit.data.types import Dataset
 from sidkit.downstream.generative.run import KS, check_config, evaluate_generative, sasrec_baseline
+from sidkit.errors import SidkitError
 from sidkit.sids.table import SemanticIDs
 
 METRICS = [f"{m}@{k}" for m in ("recall", "ndcg") for k in KS]
+RESULTS, SIDS, TABLE_MD, TABLE_JSON = "results.jsonl", "sids", "generative.md", "generative.json"  # OUT's layout
 QUALITY = ("collision_rate", "perplexity_mean", "sid_entropy")
+
+
+def check_out(out: Path) -> None:
+    """``out`` must be new or hold only what a bench writes (a second process may have made sids/ first)."""
+    if out.exists() and any(p.name not in (RESULTS, SIDS, TABLE_MD, TABLE_JSON) for p in out.iterdir()):
+        raise SidkitError(f"{out}: holds files that no bench wrote; expected a new folder or an earlier bench to resume")
 
 
 def _done(results: Path) -> dict[tuple[str, int], dict]:
@@ -55,7 +63,7 @@ def bench_generative(ds: Dataset, encoder: TextEncoder | None, methods: list[str
     check_config(config)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    results = out / "results.jsonl"
+    results = out / RESULTS
     done = _done(results)
     say = (lambda m: print(m, file=sys.stderr, flush=True)) if progress else (lambda m: None)
     units = [(m, s) for s in seeds for m in (["sasrec"] if with_sasrec else []) + methods]
@@ -71,7 +79,7 @@ def bench_generative(ds: Dataset, encoder: TextEncoder | None, methods: list[str
         elif method not in METHODS:
             rec = {"method": method, "seed": seed, "missing": f"no method {method!r} in this sidkit"}
         else:
-            folder = out / "sids" / f"{method}-seed{seed}"
+            folder = out / SIDS / f"{method}-seed{seed}"
             if not (folder / "sids.parquet").is_file():
                 if prep is None:
                     prep = prepare(ds, encoder, need_users="das" in methods, seed=0)
@@ -93,9 +101,9 @@ def bench_generative(ds: Dataset, encoder: TextEncoder | None, methods: list[str
 
 
 def _write_table(out: Path, methods: list[str], seeds: list[int]) -> dict:
-    summary = summarise(_done(out / "results.jsonl"), ["popularity", "sasrec", *methods], seeds)
-    write_json(out / "generative.json", summary)
-    write_file(out / "generative.md", lambda p: p.write_text(generative_table(summary) + "\n", encoding="utf-8"))
+    summary = summarise(_done(out / RESULTS), ["popularity", "sasrec", *methods], seeds)
+    write_json(out / TABLE_JSON, summary)
+    write_file(out / TABLE_MD, lambda p: p.write_text(generative_table(summary) + "\n", encoding="utf-8"))
     return summary
 
 
