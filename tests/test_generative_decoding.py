@@ -251,4 +251,24 @@ def test_bench_generative_without_sasrec_and_with_an_epoch_cap(tmp_path, capsys,
     assert rec["method"] == "rq-kmeans" and rec["params"]["epochs"] == 1 and len(rec["history"]) == 1
     assert _json.loads((out / "generative.json").read_text())["sasrec"] == {"missing": "not run"}
     (row,) = [line for line in (out / "generative.md").read_text().splitlines() if line.startswith("| rq-kmeans |")]
-    assert row.endswith("| 1 |")  # the seeds column: how many seeds the mean is over
+    assert row.endswith("| 1 | best |")  # how many seeds the mean is over; the only tokenizer is the best
+
+
+def test_ties_are_called_when_the_gap_is_within_the_seed_spread():
+    from sidkit.downstream.generative.bench import generative_table, summarise, versus_best
+
+    def runs(method, values):
+        return {(method, s): {"method": method, "seed": s, **{m: v for m in ("recall@5", "recall@10", "ndcg@5")},
+                              "ndcg@10": v} for s, v in enumerate(values)}
+
+    done = {**runs("a", [0.020, 0.022, 0.024]),   # mean .022, std .002
+            **runs("b", [0.019, 0.020, 0.021]),   # mean .020, std .001: gap .002 <= .003, a tie
+            **runs("c", [0.0150, 0.0151, 0.0152]),  # mean .0151: gap .0069 > .0021, below
+            **runs("d", [0.030])}                 # one seed: no spread, but the best mean
+    summary = summarise(done, ["a", "b", "c", "d", "gone"], [0, 1, 2])
+    assert versus_best(summary, ["a", "b", "c"]) == {"a": "best", "b": "tie", "c": "below"}
+    assert versus_best(summary, ["a", "b", "c", "d", "gone"]) == {"a": "below", "b": "below", "c": "below",
+                                                                 "d": "best"}
+    assert versus_best(summary, ["gone"]) == {}
+    table = generative_table(summary, ["a", "b", "c"])
+    assert "| tie |" in table.splitlines()[3] and table.splitlines()[4].endswith("| 3 | below |")

@@ -102,8 +102,10 @@ def bench_generative(ds: Dataset, encoder: TextEncoder | None, methods: list[str
 
 def _write_table(out: Path, methods: list[str], seeds: list[int]) -> dict:
     summary = summarise(_done(out / RESULTS), ["popularity", "sasrec", *methods], seeds)
+    for row, call in versus_best(summary, methods).items():
+        summary[row]["ndcg@10_vs_best"] = call
     write_json(out / TABLE_JSON, summary)
-    write_file(out / TABLE_MD, lambda p: p.write_text(generative_table(summary) + "\n", encoding="utf-8"))
+    write_file(out / TABLE_MD, lambda p: p.write_text(generative_table(summary, methods) + "\n", encoding="utf-8"))
     return summary
 
 
@@ -139,18 +141,37 @@ def summarise(done: dict[tuple[str, int], dict], rows: list[str], seeds: list[in
     return out
 
 
-def generative_table(summary: dict) -> str:
+def versus_best(summary: dict, rows: list[str], metric: str = "ndcg@10") -> dict[str, str]:
+    """Each row against the best of ``rows`` on ``metric``: "best", "tie" or "below".
+
+    A tie is a difference of means no larger than the two rows' seed spreads added (their mean ± std
+    intervals touch): with three seeds a smaller gap is not evidence that one tokenizer is better. A
+    row measured at one seed has no spread, so it ties only an equal mean.
+    """
+    measured = {r: summary[r][metric] for r in rows if r in summary and "missing" not in summary[r]}
+    if not measured:
+        return {}
+    best = max(measured, key=lambda r: measured[r]["mean"])
+    top = measured[best]
+    return {r: "best" if r == best else "tie" if top["mean"] - v["mean"] <= top["std"] + v["std"] else "below"
+            for r, v in measured.items()}
+
+
+def generative_table(summary: dict, tokenizers: list[str] | None = None) -> str:
+    """Markdown table; ``tokenizers`` (the TIGER rows) get an "N@10 vs best" column calling ties."""
+    calls = versus_best(summary, tokenizers or [])
     head = "| model | " + " | ".join(m.replace("recall", "R").replace("ndcg", "N") for m in METRICS)
-    head += " | collision rate | perplexity (mean) | decode users/s | seeds |\n|" + "---|" * (len(METRICS) + 5)
+    head += " | collision rate | perplexity (mean) | decode users/s | seeds | N@10 vs best |\n|" + "---|" * (len(METRICS) + 6)
     lines = [head]
     for row, r in summary.items():
         if "missing" in r:
-            lines.append(f"| {row} | " + " | ".join(["missing"] * (len(METRICS) + 3)) + f" | 0 |  <!-- {r['missing']} -->")
+            lines.append(f"| {row} | " + " | ".join(["missing"] * (len(METRICS) + 3)) + f" | 0 | |  <!-- {r['missing']} -->")
             continue
         cells = [f"{r[m]['mean']:.4f} ± {r[m]['std']:.4f}" for m in METRICS]
         q = r.get("quality")
         cells += [f"{q['collision_rate']['mean']:.2%}", f"{q['perplexity_mean']['mean']:.0f}"] if q else ["", ""]
         cells.append(f"{r['users_per_second']['mean']:.0f}" if "users_per_second" in r else "")
         cells.append(str(r[METRICS[0]]["n"]))
+        cells.append(calls.get(row, ""))
         lines.append(f"| {row} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
