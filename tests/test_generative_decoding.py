@@ -255,7 +255,7 @@ def test_bench_generative_without_sasrec_and_with_an_epoch_cap(tmp_path, capsys,
 
 
 def test_ties_are_called_when_the_gap_is_within_the_seed_spread():
-    from sidkit.downstream.generative.bench import generative_table, summarise, versus_best
+    from sidkit.downstream.generative.bench import call_ties, generative_table, summarise, versus_best
 
     def runs(method, values):
         return {(method, s): {"method": method, "seed": s, **{m: v for m in ("recall@5", "recall@10", "ndcg@5")},
@@ -270,5 +270,6 @@ def test_ties_are_called_when_the_gap_is_within_the_seed_spread():
     assert versus_best(summary, ["a", "b", "c", "d", "gone"]) == {"a": "below", "b": "below", "c": "below",
                                                                  "d": "best"}
     assert versus_best(summary, ["gone"]) == {}
-    table = generative_table(summary, ["a", "b", "c"])
+    call_ties(summary, ["a", "b", "c"])
+    table = generative_table(summary)
     assert "| tie |" in table.splitlines()[3] and table.splitlines()[4].endswith("| 3 | below |")

@@ -342,7 +342,7 @@ def cmd_bench_generative(args: argparse.Namespace) -> int:
                                tiger={"epochs": args.tiger_epochs} if args.tiger_epochs else None,
                                sasrec={"epochs": args.sasrec_epochs} if args.sasrec_epochs else None,
                                with_sasrec=not args.no_sasrec)
-    print(generative_table(summary, methods))
+    print(generative_table(summary))
     print(f"wrote {out}/generative.md, generative.json and results.jsonl", file=sys.stderr)
     return 0
 

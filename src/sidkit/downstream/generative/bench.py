@@ -102,10 +102,9 @@ def bench_generative(ds: Dataset, encoder: TextEncoder | None, methods: list[str
 
 def _write_table(out: Path, methods: list[str], seeds: list[int]) -> dict:
     summary = summarise(_done(out / RESULTS), ["popularity", "sasrec", *methods], seeds)
-    for row, call in versus_best(summary, methods).items():
-        summary[row]["ndcg@10_vs_best"] = call
+    call_ties(summary, methods)
     write_json(out / TABLE_JSON, summary)
-    write_file(out / TABLE_MD, lambda p: p.write_text(generative_table(summary, methods) + "\n", encoding="utf-8"))
+    write_file(out / TABLE_MD, lambda p: p.write_text(generative_table(summary) + "\n", encoding="utf-8"))
     return summary
 
 
@@ -157,9 +156,14 @@ def versus_best(summary: dict, rows: list[str], metric: str = "ndcg@10") -> dict
             for r, v in measured.items()}
 
 
-def generative_table(summary: dict, tokenizers: list[str] | None = None) -> str:
-    """Markdown table; ``tokenizers`` (the TIGER rows) get an "N@10 vs best" column calling ties."""
-    calls = versus_best(summary, tokenizers or [])
+def call_ties(summary: dict, tokenizers: list[str]) -> None:
+    """Adds ``ndcg@10_vs_best`` ("best", "tie", "below") to each measured tokenizer row of ``summary``."""
+    for row, call in versus_best(summary, tokenizers).items():
+        summary[row]["ndcg@10_vs_best"] = call
+
+
+def generative_table(summary: dict) -> str:
+    """Markdown table; the "N@10 vs best" column shows what ``call_ties`` put in the summary."""
     head = "| model | " + " | ".join(m.replace("recall", "R").replace("ndcg", "N") for m in METRICS)
     head += " | collision rate | perplexity (mean) | decode users/s | seeds | N@10 vs best |\n|" + "---|" * (len(METRICS) + 6)
     lines = [head]
@@ -172,6 +176,6 @@ def generative_table(summary: dict, tokenizers: list[str] | None = None) -> str:
         cells += [f"{q['collision_rate']['mean']:.2%}", f"{q['perplexity_mean']['mean']:.0f}"] if q else ["", ""]
         cells.append(f"{r['users_per_second']['mean']:.0f}" if "users_per_second" in r else "")
         cells.append(str(r[METRICS[0]]["n"]))
-        cells.append(calls.get(row, ""))
+        cells.append(r.get("ndcg@10_vs_best", ""))
         lines.append(f"| {row} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
