@@ -228,7 +228,9 @@ def test_bad_sids_file_for_quality(tmp_path, capsys):
 def test_entry_point_exit_code(files, tmp_path):
     """The installed command, as a user runs it: exit status 2 and one line on stderr."""
     items, _ = files
-    proc = subprocess.run([sys.executable, "-m", "sidkit.cli", *fit_args(items, tmp_path / "x.csv", tmp_path / "o")],
+    command = Path(sys.executable).parent / "sidkit"  # the console script pip installed beside this Python
+    assert command.is_file(), f"{command}: the `sidkit` command is not installed"
+    proc = subprocess.run([str(command), *fit_args(items, tmp_path / "x.csv", tmp_path / "o")],
                           capture_output=True, text=True)
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0 and "x.csv" in proc.stderr

@@ -233,10 +233,13 @@ def test_das_on_movielens_uses_profiles_and_keeps_codebooks_alive(movielens, enc
 
     prep = prepare(movielens, encoder, need_pairs=False, need_users=True)
     assert prep.user_embeddings.shape == (943, 384)  # one profile text per user, through the real encoder
-    result = fit_method(prep, "das", levels=3, codebook_size=32, steps=150, restart_every=50, seed=0,
+    # restarts at 40, 80, 120: none on the last step, where a moved code gets no training and whether it is
+    # used then hangs on one batch's rounding (a bar of 0.9 failed on another CPU for that reason)
+    result = fit_method(prep, "das", levels=3, codebook_size=32, steps=150, restart_every=40, seed=0,
                         fit_options={"progress": False})
     for quality in (result.quality, result.user_quality):
-        assert min(quality["utilization"]) >= 0.9, quality["utilization"]
+        # measured min 0.75-0.97; with no restarts level 1 collapses to 0.03-0.06, so 0.5 separates the two
+        assert min(quality["utilization"]) >= 0.5, quality["utilization"]
     log = result.tokenizer.training_log_
     first, last = np.mean([r["cf"] for r in log[:10]]), np.mean([r["cf"] for r in log[-10:]])
     assert last < first  # the CF towers learn from the clicks while the tokenizers train
@@ -251,7 +254,9 @@ def test_eval_ranking_with_das_user_sids(tmp_path, capsys):
                  "--variants", "rq,rq+user,vq", "--steps", "20", "--levels", "2", "--codebook-size", "4",
                  "--epochs", "1", "--out", str(out)]) == 0
     result = json.loads((out / "ranking.json").read_text())
-    assert 0 <= result["rq+user"]["ctr"]["auc"] <= 1 and "ctr" in result["rq"]
+    # variants are compared on the same test samples, and the user codes reach the model as features
+    assert result["rq+user"]["ctr"]["n"] == result["rq"]["ctr"]["n"] > 0
+    assert result["rq+user"]["ctr"]["n_users"] == result["rq"]["ctr"]["n_users"] > 0
     assert "needs vq" in result["vq"]["missing"]  # DAS has no VQ codes: reported, not dropped
     # a DAS fit folder as --sids: its user_sids.parquet is read beside sids.parquet
     das = tmp_path / "das"

@@ -190,6 +190,20 @@ def test_hamming_and_mask_are_symmetric(items, seed):
     codes = torch.randint(0, 3, (len(items), 3), generator=g)
     h = hamming_distance(codes)
     assert torch.equal(h, h.T) and (h.diagonal() == 0).all()
-    out = HammingRepulsion()(Batch(torch.zeros(len(items), 2), t, n), torch.randn(len(items), 4, generator=g),
-                             None, codes, 0)
-    assert out["hamr_full"].item() >= 0 and out["hamr_partial"].item() >= 0
+    z = torch.randn(len(items), 4, generator=g)
+    out = HammingRepulsion()(Batch(torch.zeros(len(items), 2), t, n), z, None, codes, 0)
+    # the loss against the formula pair by pair: a hinge mean over the valid pairs of each Hamming group
+    zn = F.normalize(z, dim=-1)
+    full, partial = [], []
+    for i in range(len(items)):
+        for j in range(len(items)):
+            if not m[i, j]:
+                continue
+            d = 1 - float(zn[i] @ zn[j])
+            if h[i, j] == 0:
+                full.append(max(0.0, 0.8 - d))
+            elif h[i, j] <= 1:
+                partial.append(max(0.0, 0.5 - d))
+    assert out["hamr_full"].item() == pytest.approx(0.2 * (np.mean(full) if full else 0.0), abs=1e-5)
+    assert out["hamr_partial"].item() == pytest.approx(0.1 * (np.mean(partial) if partial else 0.0), abs=1e-5)
+    assert out["n_hamr_full_pairs"].item() == len(full) / 2

@@ -62,7 +62,22 @@ def test_tiger_answers_do_not_depend_on_batch_composition(encoder_input):
     sid = with_disambiguation(np.random.default_rng(4).integers(0, 5, size=(40, 2)))
     model = Tiger("small", seed=0, d_model=16, heads=2, ff=32, encoder_layers=1, decoder_layers=1, epochs=1,
                   max_len=12, user_buckets=7, beam=10, encoder_input=encoder_input, warmup_steps=5).fit(split, sid)
-    whole = model.recommend(split.test, 10, batch_size=256)
-    one_by_one = model.recommend(split.test, 10, batch_size=1)
-    assert (whole == one_by_one).all()
+    whole, s_whole = model.recommend(split.test, 10, batch_size=256, with_scores=True)
+    one_by_one, s_one = model.recommend(split.test, 10, batch_size=1, with_scores=True)
     assert ((whole >= 0) & (whole < 40)).all()
+    # Batching may change float rounding (other matrix shapes, other kernels), never the answer: scores
+    # agree to rounding, and the items agree wherever their scores are not a near-tie. A one-epoch model
+    # is near-uniform, so near-ties are common, and which of two tied items comes first is not an answer.
+    np.testing.assert_allclose(s_whole, s_one, atol=1e-4)
+    assert_same_ranking_up_to_ties(whole, s_whole, one_by_one, tol=1e-4)
+
+
+def assert_same_ranking_up_to_ties(a: np.ndarray, scores: np.ndarray, b: np.ndarray, tol: float) -> None:
+    """Rows of ``a`` and ``b`` hold the same items, position by position, except that items whose scores
+    lie within ``tol`` of each other (a run of near-ties) may come in any order inside their run."""
+    for row in range(len(a)):
+        s, start = scores[row], 0
+        for end in range(1, len(s) + 1):
+            if end == len(s) or abs(s[end] - s[end - 1]) > tol:
+                assert set(a[row, start:end]) == set(b[row, start:end]), (row, a[row], b[row], s)
+                start = end

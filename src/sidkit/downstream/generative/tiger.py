@@ -183,14 +183,17 @@ class Tiger:
         return self
 
     @torch.inference_mode()
-    def recommend(self, examples: Examples, k: int = 10, batch_size: int = 256) -> np.ndarray:
-        """[M, k] items, best first (−1 where fewer than k valid items were found)."""
+    def recommend(self, examples: Examples, k: int = 10, batch_size: int = 256,
+                  with_scores: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+        """[M, k] items, best first (−1 where fewer than k valid items were found); with ``with_scores``
+        also their [M, k] log-probabilities."""
         self.net_.eval()
         beam = max(k, self.config.beam)
         inputs = self._inputs(examples)
         # similar lengths together, so each batch's encoder is trimmed to little padding
         order = np.argsort(history_lengths(examples.history[:, -self.config.max_len:]), kind="stable")
         out = np.empty((len(examples), k), dtype=np.int64)
+        scores = np.empty((len(examples), k), dtype=np.float32)
         for rows in np.array_split(order, max(1, math.ceil(len(order) / batch_size))):
             memory, pad = self.net_.encode(inputs[torch.from_numpy(rows)])
 
@@ -198,5 +201,6 @@ class Tiger:
                 logits = self.net_.decode(memory, pad, prefix.view(len(rows), beam, prefix.shape[1]))
                 return F.log_softmax(logits, dim=-1).view(len(rows) * beam, -1)
 
-            out[rows] = constrained_beam_search(step, self.trie_, len(rows), beam)[0][:, :k]
-        return out
+            items, score = constrained_beam_search(step, self.trie_, len(rows), beam)
+            out[rows], scores[rows] = items[:, :k], score[:, :k]
+        return (out, scores) if with_scores else out
