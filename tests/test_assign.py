@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from sidkit.cli import main
 from sidkit.data.types import Catalog
-from sidkit.errors import SidkitError
+from sidkit.errors import SidkitError, SidkitWarning
 from sidkit.sid_store import SIDStore, Snapshot, _extended
 from sidkit.sids import SemanticIDs, with_disambiguation
 from sidkit.sids.collisions import reassign, tuple_loads
@@ -67,6 +67,24 @@ def test_assign_appends_versions_and_never_changes_given_sids(model_dir, scienti
     model = SIDStore(model_dir).tokenizer
     np.testing.assert_array_equal(v2.codes[N_FIT:], model.encode(prep.embeddings[N_FIT:]))
     assert version_numbers(model_dir) == [1, 2]
+
+
+def test_new_items_without_an_optional_template_field(model_dir, scientific_prepared, tmp_path, capsys, cache_dir):
+    """A model whose template has a bracketed brand takes uploads that carry only a title (was: refused)."""
+    manifest = json.loads((model_dir / "manifest.json").read_text())
+    manifest["content"]["template"] = "{title}[. Brand: {brand}]"
+    (model_dir / "manifest.json").write_text(json.dumps(manifest))
+    items = new_items_csv(scientific_prepared, tmp_path / "titles.csv", range(N_FIT, N_FIT + 20))
+    with pytest.warns(SidkitWarning, match="optional field.* brand not in the items; treated as empty"):
+        assert main(["assign", str(model_dir), "--items", str(items), "--cache-dir", str(cache_dir)]) == 0
+    table = SemanticIDs.read(model_dir)  # an empty brand renders as the title alone, the text the fit encoded
+    np.testing.assert_array_equal(table.codes[N_FIT:], SIDStore(model_dir).tokenizer.encode(
+        scientific_prepared.embeddings[N_FIT:N_FIT + 20]))
+    manifest["content"]["template"] = "{title} by {brand}"  # outside brackets it is still required
+    (model_dir / "manifest.json").write_text(json.dumps(manifest))
+    others = new_items_csv(scientific_prepared, tmp_path / "more.csv", range(N_FIT + 20, N_FIT + 30))
+    code, err = run(["assign", str(model_dir), "--items", str(others), "--cache-dir", str(cache_dir)], capsys)
+    assert code == 2 and "field 'brand' is not in the catalogue" in err
 
 
 def test_resending_known_items_is_a_no_op(model_dir, scientific_prepared):

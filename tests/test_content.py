@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sidkit.content import TextEncoder, fuse_modalities, item_embeddings, render_texts
 from sidkit.data import Catalog, Dataset, Interactions
@@ -18,6 +20,41 @@ def test_template_drops_empty_optional_parts():
 def test_template_unknown_field_is_an_error():
     with pytest.raises(SidkitError, match="field 'colour'"):
         render_texts("{title} {colour}", {"title": ["x"]})
+
+
+def test_template_optional_field_missing_from_the_items_is_empty_with_one_warning():
+    from sidkit.errors import SidkitWarning
+
+    with pytest.warns(SidkitWarning, match="brand"):
+        assert render_texts("{title}[. Brand: {brand}]", {"title": ["Pump"]}) == ["Pump"]
+    with pytest.raises(SidkitError, match="none of its fields"):
+        render_texts("[{brand}]", {"title": ["Pump"]})
+
+
+@pytest.mark.parametrize("template, expected", [
+    ("{title!r}", "plain field name"), ("{title:>10}", "plain field name"), ("{0}", "plain field name"),
+    ("{title.__class__}", "plain field name"), ("{title", "expected fields as {name}"), ("no field", "names no field"),
+])
+def test_template_refuses_what_is_not_a_plain_field(template, expected):
+    with pytest.raises(SidkitError, match=expected):
+        render_texts(template, {"title": ["x"]})
+
+
+SYNTAX = st.text(alphabet="{}[]!:%$_()'\"abcXY0", max_size=30)  # template syntax, no blanks or dots to fold
+
+
+@settings(max_examples=200, deadline=None)
+@given(SYNTAX, SYNTAX)
+def test_item_text_is_copied_never_formatted(title, brand):
+    """Braces, format fields and brackets in item text are text (was: KeyError, or evaluated)."""
+    got = render_texts("{title}[ by {brand}]", {"title": [title], "brand": [brand]})[0]
+    assert got == (title + " by " + brand if brand else title).strip()
+
+
+def test_item_text_with_template_syntax_is_kept():
+    fields = {"title": ["Widget {assorted}", "{title.__class__.__mro__}"], "brand": ["{brand}", ""]}
+    assert render_texts("{title}[. Brand: {brand}]", fields) == [
+        "Widget {assorted}. Brand: {brand}", "{title.__class__.__mro__}"]
 
 
 def test_encoder_is_real_and_normalised(encoder):

@@ -512,8 +512,25 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _one_line_warnings() -> None:
+    """sidkit's own warnings as ``sidkit: warning: ...`` lines; other libraries' keep their format."""
+    import warnings
+
+    from sidkit.errors import SidkitWarning
+
+    plain = warnings.formatwarning
+
+    def fmt(message, category, filename, lineno, line=None):
+        if issubclass(category, SidkitWarning):
+            return f"sidkit: warning: {message}\n"
+        return plain(message, category, filename, lineno, line)
+
+    warnings.formatwarning = fmt
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    _one_line_warnings()
     try:
         return args.func(args)
     except SidkitError as e:

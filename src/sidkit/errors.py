@@ -9,6 +9,10 @@ class SidkitError(Exception):
     """Bad input or an impossible request. The CLI prints it as one line and exits non-zero."""
 
 
+class SidkitWarning(UserWarning):
+    """Input that works but is probably not what was meant. The CLI prints it as one line on stderr."""
+
+
 def input_error(
     source: str | Path,
     expected: str,
