@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from sidkit.data import Interactions, last_transitions, leave_one_out, load_dataset, temporal
+from sidkit.data import Catalog, Interactions, last_transitions, leave_one_out, load_dataset, temporal
 from sidkit.data.files import read_catalog, read_interactions
+from sidkit.errors import SidkitError
 
 
 def test_embedded_scientific_matches_source_counts():
@@ -119,3 +122,66 @@ def test_generic_csv_and_jsonl_embeddings(tmp_path):
         cat = read_catalog(tmp_path / name)
         assert cat.item_ids == ["1", "2"]
         np.testing.assert_array_equal(cat.embeddings["emb"], [[1, 2], [3, 4]])
+
+
+def test_iso_timestamps_order_events_like_unix_times(tmp_path):
+    cat = Catalog(["x", "y", "z"])
+    (tmp_path / "dates.csv").write_text("user_id,item_id,timestamp\nu1,x,2021-01-22\nu1,y,2021-01-21\nu2,z,2021-02-01\n")
+    (tmp_path / "times.csv").write_text("user_id,item_id,timestamp\nu1,x,2021-01-21T10:00:00Z\n"
+                                        "u1,y,2021-01-21T09:59:59+00:00\nu2,z,2021-01-21T10:00:00Z\n")
+    for name in ("dates.csv", "times.csv"):
+        inter = read_interactions(tmp_path / name, cat)
+        assert [cat.item_ids[i] for i in inter.sequences()[0]] == ["y", "x"], name
+    inter = read_interactions(tmp_path / "times.csv", cat)
+    assert sorted(inter.timestamp.tolist())[0] == 1611223199.0  # seconds since 1970, UTC
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("-5", "expected a Unix time from 0"), ("1e308", "expected a Unix time from 0"), ("-1e308", "or an ISO-8601 date"),
+    ("nan", "expected a Unix time"), ("inf", "expected a Unix time"),
+])
+def test_out_of_range_timestamps_are_refused(tmp_path, value, expected):
+    (tmp_path / "i.csv").write_text(f"user_id,item_id,timestamp\nu1,x,1\nu1,y,{value}\n")
+    with pytest.raises(SidkitError, match=f"i.csv: row 2: field 'timestamp': .*{expected}"):
+        read_interactions(tmp_path / "i.csv", Catalog(["x", "y"]))
+
+
+def test_a_date_column_with_a_non_date_names_the_row(tmp_path):
+    (tmp_path / "i.csv").write_text("user_id,item_id,timestamp\nu1,x,2021-01-21\nu1,y,yesterday\n")
+    with pytest.raises(SidkitError, match="row 2: field 'timestamp': 'yesterday' is not an ISO-8601 date"):
+        read_interactions(tmp_path / "i.csv", Catalog(["x", "y"]))
+
+
+def test_tsv_items_and_interactions_with_labels(tmp_path):
+    (tmp_path / "items.tsv").write_text("item_id\ttitle\tbrand\nx\tcordless drill, 18V\tAcme\ny\tsafety goggles\t\n")
+    (tmp_path / "inter.tsv").write_text("user_id\titem_id\ttimestamp\tlabel\nu1\tx\t1\t1\nu1\ty\t2\t0\n")
+    cat = read_catalog(tmp_path / "items.tsv")
+    assert cat.text == {"title": ["cordless drill, 18V", "safety goggles"], "brand": ["Acme", ""]}
+    inter = read_interactions(tmp_path / "inter.tsv", cat)
+    assert inter.label.tolist() == [1.0, 0.0] and inter.items.tolist() == [0, 1]
+    (tmp_path / "bad.tsv").write_text("user_id\titem_id\tlabel\nu1\tx\t1\nu1\ty\t2\n")
+    with pytest.raises(SidkitError, match="bad.tsv: row 2: field 'label': label must be 0 or 1"):
+        read_interactions(tmp_path / "bad.tsv", cat)
+
+
+CELLS = st.one_of(st.text(max_size=12), st.integers(-10**20, 10**20).map(str),
+                  st.floats(allow_nan=True, allow_infinity=True).map(repr), st.sampled_from(["[1, 2]", "[", "[]", '"', ""]))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.lists(CELLS, min_size=1, max_size=4), min_size=0, max_size=6),
+       st.sampled_from(["item_id,title,emb", "user_id,item_id,timestamp,label", "item_id", "a,b"]))
+def test_file_readers_fail_only_with_one_line(tmp_path_factory, rows, header):
+    """Whatever a CSV holds, reading it gives a result or one SidkitError line naming the file: never
+    another exception."""
+    import csv
+
+    path = tmp_path_factory.mktemp("fuzz") / "f.csv"
+    with open(path, "w", newline="") as f:
+        f.write(header + "\n")
+        csv.writer(f).writerows(rows)
+    for read in (read_catalog, lambda p: read_interactions(p, Catalog(["x", "1", "0"]))):
+        try:
+            read(path)
+        except SidkitError as e:
+            assert str(e).startswith(str(path)) and "\n" not in str(e), str(e)

@@ -125,6 +125,31 @@ def _numeric(df: pd.DataFrame, path: Path, name: str) -> np.ndarray:
     return values
 
 
+MAX_TIME = 2.0 ** 53  # past this a float64 time no longer counts whole units (microseconds fit)
+
+
+def _timestamps(df: pd.DataFrame, path: Path) -> np.ndarray:
+    """Unix times (any unit, counted from 1970) or ISO-8601 dates/times, which most exported logs use;
+    both become seconds-or-units as float64 in file order. One column holds one kind."""
+    raw = df["timestamp"]
+    numeric = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64)
+    if np.isnan(numeric).all() and len(raw) and not pd.api.types.is_numeric_dtype(raw):
+        parsed = pd.to_datetime(raw.astype(str).str.strip(), errors="coerce", utc=True, format="ISO8601")
+        bad = parsed.isna().to_numpy()
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0]) + 1
+            raise input_error(path, f"{raw.iloc[row - 1]!r} is not an ISO-8601 date or time like 2021-01-21 or "
+                                    "2021-01-21T10:00:00Z (the column's first rows are dates)", row=row, field="timestamp")
+        values = (parsed - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(seconds=1)
+        return values.to_numpy(dtype=np.float64)
+    bad = ~np.isfinite(numeric) | (numeric < 0) | (numeric > MAX_TIME)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0]) + 1
+        raise input_error(path, f"{raw.iloc[row - 1]!r}; expected a Unix time from 0 to 2^53 or an ISO-8601 date "
+                                "(one kind per column)", row=row, field="timestamp")
+    return numeric
+
+
 def read_interactions(path: str | Path, catalog: Catalog) -> Interactions:
     path = Path(path)
     df = read_table(path)
@@ -138,7 +163,9 @@ def read_interactions(path: str | Path, catalog: Catalog) -> Interactions:
         if i is None:
             raise input_error(path, f"unknown item {item!r}; expected an item_id of {catalog.source}", row=row, field="item_id")
         items[row - 1] = i
-    optional = {c: _numeric(df, path, c) for c in ("timestamp", "rating", "label") if c in df.columns}
+    optional = {c: _numeric(df, path, c) for c in ("rating", "label") if c in df.columns}
+    if "timestamp" in df.columns:
+        optional["timestamp"] = _timestamps(df, path)
     if "label" in optional:
         bad = ~np.isin(optional["label"], (0.0, 1.0))
         if bad.any():
