@@ -2,6 +2,7 @@
 batch lookups, and assigns of 1,000 given embeddings (over HTTP and straight on the store).
 
     python benchmarks/bench_serve.py [--dataset beauty --data-dir ../shared/datasets/beauty] [--rate 500]
+                                     [--embedding-format b64|json]
 
 Fits rq-kmeans on the data set's titles once (benchmarks/out/serve_fit), serves a fresh copy of it, and
 appends a JSON record to benchmarks/out/serve.jsonl. Latency at a fixed rate is measured from each
@@ -12,6 +13,7 @@ request's scheduled send time, so a stalled server cannot hide behind a slowed-d
 from __future__ import annotations
 
 import argparse
+import base64
 import http.client
 import itertools
 import json
@@ -130,6 +132,8 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=20)
     ap.add_argument("--threads", type=int, default=4)
     ap.add_argument("--assigns", type=int, default=10, help="1,000-item assigns over HTTP (and as many on the store)")
+    ap.add_argument("--embedding-format", choices=("json", "b64"), default="b64",
+                    help="assign bodies carry vectors as JSON numbers or as base64 float32 (default)")
     args = ap.parse_args()
 
     from sidkit.data import load_dataset
@@ -151,7 +155,15 @@ def main() -> None:
 
     def new_batch(tag: str) -> list[dict]:
         x = rng.normal(size=(1000, dim)).astype(np.float32)
+        if args.embedding_format == "b64":  # what a client sending many vectors should use
+            return [{"item_id": f"{tag}-{k}", "embedding_b64": base64.b64encode(v.astype("<f4").tobytes()).decode()}
+                    for k, v in enumerate(x)]
         return [{"item_id": f"{tag}-{k}", "embedding": v} for k, v in enumerate(x.round(6).tolist())]
+
+    def vectors(batch: list[dict]) -> np.ndarray:
+        if args.embedding_format == "b64":
+            return np.stack([np.frombuffer(base64.b64decode(b["embedding_b64"]), "<f4") for b in batch])
+        return np.array([b["embedding"] for b in batch], dtype=np.float32)
 
     port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "sidkit.cli", "serve", str(model_dir), "--port", str(port)],
@@ -201,13 +213,13 @@ def main() -> None:
     direct = []
     for k in range(args.assigns):
         batch = new_batch(f"direct{k}")
-        cat = Catalog([b["item_id"] for b in batch], embeddings={"embedding": np.array([b["embedding"] for b in batch],
-                                                                                      dtype=np.float32)})
+        cat = Catalog([b["item_id"] for b in batch], embeddings={"embedding": vectors(batch)})
         direct.append(timed(lambda: store.assign(cat), 1)[0])
     result["assign_1000_store_s"] = {"median": round(float(np.median(direct)), 3), "max": round(max(direct), 3)}
     result["n_items_after"] = len(store.snapshot.item_ids)
     result["machine"] = f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}"
     result["dataset"] = args.dataset
+    result["embedding_format"] = args.embedding_format
     OUT.mkdir(parents=True, exist_ok=True)
     with (OUT / "serve.jsonl").open("a") as f:
         f.write(json.dumps(result) + "\n")

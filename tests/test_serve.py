@@ -22,7 +22,10 @@ from conftest import N_FIT
 
 @pytest.fixture
 def client(model_dir, cache_dir):
-    return TestClient(create_app(SIDStore(model_dir, cache_dir=cache_dir), max_batch=100, max_body_bytes=200_000))
+    app = create_app(SIDStore(model_dir, cache_dir=cache_dir), max_batch=100, max_body_bytes=200_000,
+                     allowed_hosts=("testserver",))
+    with TestClient(app) as c:  # runs the lifespan, so the assign worker process is stopped after the test
+        yield c
 
 
 def test_routes(client, model_dir, scientific_prepared):
@@ -146,3 +149,173 @@ def test_assign_twice_restart_and_look_up(model_dir, scientific_prepared):
     assert after == before and not after["missing"]
     assert first["items"][25] == after["items"][N_FIT + 25]  # answered the same by assign and by lookup
     assert len({tuple(a["sid"]) for a in after["items"]}) == N_FIT + 80
+
+
+def b64(v) -> str:
+    import base64
+
+    import numpy as np
+
+    return base64.b64encode(np.asarray(v, dtype="<f4").tobytes()).decode()
+
+
+def test_reverse_lookup_by_sid_and_prefix(client, model_dir):
+    import numpy as np
+
+    table = SemanticIDs.read(model_dir)
+    sid = table.sid[7].tolist()
+    exact = client.get("/items", params={"sid": ",".join(map(str, sid))}).json()
+    assert [a["item_id"] for a in exact["items"]] == [table.item_ids[7]] and exact["n_items"] == 1
+    for depth in (1, 2, 3):
+        prefix = sid[:depth]
+        expect = {table.item_ids[r] for r in np.flatnonzero((table.sid[:, :depth] == prefix).all(axis=1))}
+        got = client.get("/items", params={"prefix": ",".join(map(str, prefix)), "limit": 10_000}).json()
+        assert {a["item_id"] for a in got["items"]} == expect and got["n_items"] == len(expect), depth
+    few = client.get("/items", params={"prefix": str(sid[0]), "limit": 1}).json()
+    assert len(few["items"]) == 1 and few["n_items"] >= 1
+    assert client.get("/items", params={"prefix": "9999"}).json()["n_items"] == 0
+    assert "expected one of ?sid" in error_of(client.get("/items"), 422)
+    assert "comma-separated codes" in error_of(client.get("/items", params={"prefix": "a,b"}), 422)
+    assert "expected 4" in error_of(client.get("/items", params={"sid": "1,2"}), 422)
+    assert "each 0 or more" in error_of(client.get("/items", params={"prefix": "-1"}), 422)
+
+
+def test_ids_with_slashes_and_length_limit(client, scientific_prepared):
+    x = scientific_prepared.embeddings
+    r = client.post("/assign", json={"items": [{"item_id": "shop/42/red", "embedding_b64": b64(x[N_FIT])}]})
+    assert r.status_code == 200, r.text
+    assert client.get("/sids/shop/42/red").json()["item_id"] == "shop/42/red"
+    assert "at most 1024" in error_of(client.get("/sids/" + "a" * 1025), 422)
+    too_long = {"items": [{"item_id": "a" * 1025, "embedding_b64": b64(x[0])}]}
+    assert "1024" in error_of(client.post("/assign", json=too_long), 422)
+
+
+def test_base64_embeddings_assign_like_json_numbers(client, scientific_prepared, model_dir):
+    x = scientific_prepared.embeddings
+    as_b64 = client.post("/assign", json={"items": [{"item_id": f"b{k}", "embedding_b64": b64(x[N_FIT + k])}
+                                                    for k in range(5)]}).json()
+    model = SIDStore(model_dir).tokenizer
+    assert [a["codes"] for a in as_b64["items"]] == model.encode(x[N_FIT:N_FIT + 5]).tolist()
+    assert "not base64" in error_of(client.post("/assign", json={"items": [{"item_id": "c", "embedding_b64": "@@"}]}), 422)
+    odd = {"items": [{"item_id": "c", "embedding_b64": "AAAAAAA="}]}  # 5 bytes
+    assert "multiple of 4" in error_of(client.post("/assign", json=odd), 422)
+    both = {"items": [{"item_id": "c", "embedding_b64": b64(x[0]), "embedding": x[0].tolist()}]}
+    assert "expected one" in error_of(client.post("/assign", json=both), 422)
+    import numpy as np
+    nan = {"items": [{"item_id": "c", "embedding_b64": b64(np.full(384, np.nan))}]}
+    assert "NaN" in error_of(client.post("/assign", json=nan), 422)
+
+
+def test_default_limits_fit_a_full_batch_of_base64_vectors():
+    """--max-batch items of 384-d float32 as base64 fit under --max-body-mb (as JSON numbers they did not)."""
+    import numpy as np
+
+    x = np.random.default_rng(0).normal(size=(10_000, 384)).astype(np.float32)
+    body = json.dumps({"items": [{"item_id": f"item-{k:07d}", "embedding_b64": b64(v)} for k, v in enumerate(x)]})
+    as_numbers = json.dumps({"items": [{"item_id": f"item-{k:07d}", "embedding": v} for k, v in enumerate(x.tolist())]})
+    assert len(body) < 32 * 2**20 < len(as_numbers)
+
+
+@pytest.fixture
+def guarded(model_dir):
+    app = create_app(SIDStore(model_dir), token="s3cret-token-of-16+", allowed_hosts=("testserver",),
+                     assign_in_worker=False)
+    with TestClient(app) as c:
+        yield c
+
+
+def test_writes_need_the_token(guarded, scientific_prepared, model_dir):
+    item = {"items": [{"item_id": "t1", "embedding_b64": b64(scientific_prepared.embeddings[N_FIT])}]}
+    r = guarded.post("/assign", json=item)
+    assert "Bearer" in error_of(r, 401) and r.headers["www-authenticate"] == "Bearer"
+    assert "does not match" in error_of(guarded.post("/assign", json=item, headers={"authorization": "Bearer nope"}), 401)
+    assert SemanticIDs.read(model_dir).version == 0
+    ok = guarded.post("/assign", json=item, headers={"authorization": "Bearer s3cret-token-of-16+"})
+    assert ok.status_code == 200 and ok.json()["version"] == 1
+    assert guarded.get("/sids/t1").status_code == 200  # reads stay open unless protected
+
+
+def test_protected_reads_and_open_health(model_dir):
+    app = create_app(SIDStore(model_dir), token="s3cret-token-of-16+", protect_reads=True,
+                     allowed_hosts=("testserver",), assign_in_worker=False)
+    with TestClient(app) as c:
+        assert c.get("/healthz").status_code == 200
+        for path in ("/sids/x", "/quality", "/items?prefix=1"):
+            error_of(c.get(path), 401)
+        assert c.get("/quality", headers={"authorization": "Bearer s3cret-token-of-16+"}).status_code == 200
+
+
+def test_beyond_loopback_without_token_writes_are_closed(model_dir):
+    app = create_app(SIDStore(model_dir), writes_open=False, allowed_hosts=None, assign_in_worker=False)
+    with TestClient(app) as c:
+        assert "without a token" in error_of(c.post("/assign", json={"items": [{"item_id": "a", "fields": {"title": "t"}}]}), 403)
+        assert c.get("/healthz").status_code == 200
+
+
+def test_cross_site_writes_are_refused(client, model_dir):
+    """A page in the operator's browser can send text/plain to localhost, or reach it under its own name."""
+    body = json.dumps({"items": [{"item_id": "csrf", "fields": {"title": "planted"}}]})
+    assert "expected application/json" in error_of(
+        client.post("/assign", content=body, headers={"content-type": "text/plain"}), 415)
+    assert "missing" in error_of(client.post("/assign", content=body, headers={"content-type": ""}), 415)
+    assert "not served here" in error_of(client.get("/healthz", headers={"host": "evil.example:8000"}), 400)
+    r = client.options("/assign", headers={"origin": "http://evil.example", "access-control-request-method": "POST"})
+    assert "access-control-allow-origin" not in r.headers  # no CORS: a browser will not send the JSON POST
+    assert SemanticIDs.read(model_dir).version == 0
+
+
+def test_host_names():
+    from sidkit.serve.guard import host_name, is_loopback
+
+    assert [host_name(h) for h in ("localhost:8000", "[::1]:8000", "Example.com", "::1")] == \
+        ["localhost", "::1", "example.com", "::1"]
+    assert is_loopback("127.0.0.2") and is_loopback("::1") and not is_loopback("0.0.0.0") and not is_loopback("a.b")
+
+
+def test_token_from_file_and_env(tmp_path, monkeypatch):
+    from sidkit.errors import SidkitError
+    from sidkit.serve.app import read_token
+
+    monkeypatch.delenv("SIDKIT_TOKEN", raising=False)
+    assert read_token(None) is None
+    (tmp_path / "t").write_text("a-long-enough-token-123\n")
+    assert read_token(tmp_path / "t") == "a-long-enough-token-123"
+    monkeypatch.setenv("SIDKIT_TOKEN", "short")
+    with pytest.raises(SidkitError, match="at least 16"):
+        read_token(None)
+    with pytest.raises(SidkitError, match="cannot read"):
+        read_token(tmp_path / "missing")
+
+
+def test_lookups_never_wait_for_an_assign(model_dir, scientific_prepared):
+    """An unknown id during an assign used to wait on the assign's lock on the event loop, freezing every
+    client (47 s measured). The assign is held inside the store here; lookups and health must answer."""
+    import threading
+
+    store = SIDStore(model_dir)
+    app = create_app(store, allowed_hosts=("testserver",), assign_in_worker=False)
+    inside, release = threading.Event(), threading.Event()
+    real_embed = store.embed
+
+    def slow_embed(catalog):
+        inside.set()
+        release.wait(60)
+        return real_embed(catalog)
+
+    store.embed = slow_embed
+    x = scientific_prepared.embeddings
+    with TestClient(app) as c:
+        result = {}
+        writer = threading.Thread(target=lambda: result.update(r=c.post("/assign", json={"items": [
+            {"item_id": "slow", "embedding_b64": b64(x[N_FIT])}]})))
+        writer.start()
+        try:
+            assert inside.wait(30)
+            t = time.perf_counter()
+            assert c.get("/sids/unknown-id").status_code == 404
+            assert c.get("/healthz").status_code == 200
+            assert time.perf_counter() - t < 10  # would be 60 s (the held assign) if lookups waited for it
+        finally:
+            release.set()
+            writer.join(60)
+    assert result["r"].status_code == 200

@@ -254,7 +254,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from sidkit.serve.app import serve
 
     serve(args.model_dir, host=args.host, port=args.port, max_batch=args.max_batch,
-          max_body_bytes=args.max_body_mb * 1024 * 1024, cache_dir=args.cache_dir)
+          max_body_bytes=args.max_body_mb * 1024 * 1024, cache_dir=args.cache_dir, token_file=args.token_file,
+          protect_reads=args.protect_reads, allowed_hosts=tuple(args.allowed_host))
     return 0
 
 
@@ -503,6 +504,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--max-batch", type=_positive, default=10000, help="items per batch request (default 10000)")
     s.add_argument("--max-body-mb", type=_positive, default=32, help="request body limit in MiB (default 32)")
     s.add_argument("--cache-dir", help="embedding cache for texts sent to /assign")
+    s.add_argument("--token-file", help="file whose first line is the bearer token POST /assign needs (default "
+                                        "$SIDKIT_TOKEN; without either, /assign is open on loopback only)")
+    s.add_argument("--protect-reads", action="store_true", help="lookups need the token too (/healthz stays open)")
+    s.add_argument("--allowed-host", action="append", default=[], metavar="NAME",
+                   help="a Host name clients use besides the bound address (repeatable), e.g. behind a proxy")
     s.set_defaults(func=cmd_serve)
 
     q = sub.add_parser("quality", help="print the quality figures of a sids.parquet")
@@ -539,6 +545,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("sidkit: interrupted; no output was written", file=sys.stderr)
         return 130
+    except OSError as e:  # a full disk or a folder gone read-only mid-run: the output was not committed
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"sidkit: error: {where}{e.strerror or e}; no output was written", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

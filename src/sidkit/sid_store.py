@@ -10,7 +10,8 @@ folder ``sidkit fit`` wrote (``model/``, ``sids.parquet``, ``manifest.json``) is
 - assigns are serialised, across threads and across processes (a lock file), so no SID is given twice;
 - a writer killed mid-assign leaves the previous version intact (the version file's rename commits).
 
-Readers take one immutable snapshot per call, so a lookup never sees half an assign.
+Readers take one immutable snapshot per call, so a lookup never sees half an assign, and never wait for
+one: an assign holds the write lock while it encodes, readers only swap in finished snapshots.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import time
 from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cached_property
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
@@ -62,6 +64,20 @@ class Snapshot:
         sid = self.sid[row].tolist()
         return {"item_id": item_id, "sid": sid, "codes": sid[:-1], "tokens": sid_to_tokens(sid)}
 
+    @cached_property
+    def _sorted(self) -> np.ndarray:
+        """Rows in lexicographic SID order, built on the first reverse lookup of this version."""
+        return np.lexsort(self.sid.T[::-1])
+
+    def with_prefix(self, prefix: list[int]) -> np.ndarray:
+        """Rows whose SID starts with ``prefix`` (codes, then the disambiguation level), in SID order.
+        Each level narrows a sorted range by binary search: O(L log n), no scan."""
+        order, lo, hi = self._sorted, 0, len(self._sorted)
+        for level, value in enumerate(prefix[:self.sid.shape[1]]):
+            column = self.sid[order[lo:hi], level]
+            lo, hi = lo + int(np.searchsorted(column, value, "left")), lo + int(np.searchsorted(column, value, "right"))
+        return order[lo:hi]
+
 
 def _snapshot(table: SemanticIDs) -> Snapshot:
     return Snapshot(table.version, list(table.item_ids), {item: i for i, item in enumerate(table.item_ids)},
@@ -81,10 +97,29 @@ class SIDStore:
         self.has_vq = table.vq_codes is not None
         self._snap = _snapshot(table)
         self._tokenizer: Tokenizer | None = None
+        self._check_folder()
         self._encoder: TextEncoder | None = None
-        self._cache_dir, self._encode_batch_size = cache_dir, encode_batch_size
-        self._lock = threading.Lock()
+        self.cache_dir, self._encode_batch_size = cache_dir, encode_batch_size
+        self._lock = threading.Lock()          # one assign at a time in this process
+        self._refresh_lock = threading.Lock()  # one reload of others' versions at a time; never held by assign
+        self._publish_lock = threading.Lock()  # held only to swap a finished snapshot in
         self._quality: tuple[int, dict] | None = None
+
+    def _check_folder(self) -> None:
+        """The model, the table and the manifest must agree before anything is served or committed: a
+        model that codes past the table's codebooks would hand out SIDs for good."""
+        sizes = list(self.tokenizer.codebook_sizes)
+        if sizes != list(self.codebook_sizes):
+            raise SidkitError(f"{self.directory / 'model' / 'config.json'}: codebook sizes {sizes}; expected "
+                              f"{list(self.codebook_sizes)} as in manifest.json and sids.parquet")
+        spec = self.manifest.get("content") or {}
+        if "text" in (spec.get("modalities") or {}):
+            from sidkit.content.text_encoder import resolve_model_path
+
+            try:
+                resolve_model_path(spec.get("text_model") or DEFAULT_MODEL)
+            except SidkitError as e:
+                raise SidkitError(f"{self.directory / 'manifest.json'}: content.text_model: {e}") from None
 
     # --- reading -----------------------------------------------------------------------------------
     @property
@@ -102,8 +137,9 @@ class SIDStore:
         return [a for a in found if a is not None], [i for i, a in zip(item_ids, found) if a is None]
 
     def refresh(self) -> bool:
-        """Load versions committed by others. Returns whether there were any."""
-        with self._lock:
+        """Load versions committed by others (another process, or this store's assign worker). Returns
+        whether there were any. Never waits for an assign: versions are immutable once renamed in."""
+        with self._refresh_lock:
             return self._catch_up()
 
     def _catch_up(self) -> bool:
@@ -112,10 +148,18 @@ class SIDStore:
             return False
         snap = self._snap
         for n in numbers:
+            if n <= snap.version:
+                continue
             v = read_version(self.directory, n, snap.codes.shape[1])
             snap = _extended(snap, v.number, v.item_ids, v.codes)
-        self._snap = snap
+        self._publish(snap)
         return True
+
+    def _publish(self, snap: Snapshot) -> None:
+        """Swap in ``snap`` unless a newer one got there first (a refresh and an assign can race)."""
+        with self._publish_lock:
+            if snap.version > self._snap.version:
+                self._snap = snap
 
     def quality(self) -> dict:
         snap = self._snap
@@ -133,7 +177,7 @@ class SIDStore:
     def _text_encoder(self) -> TextEncoder:
         if self._encoder is None:
             model = (self.manifest.get("content") or {}).get("text_model") or DEFAULT_MODEL
-            self._encoder = TextEncoder(model, cache_dir=self._cache_dir, batch_size=self._encode_batch_size,
+            self._encoder = TextEncoder(model, cache_dir=self.cache_dir, batch_size=self._encode_batch_size,
                                         show_progress=False)
         return self._encoder
 
@@ -193,7 +237,7 @@ class SIDStore:
                 "collisions": {**settings, **moves, "encoded_collision_rate": encoded_rate},
                 "quality_before": {k: before[k] for k in SHOWN}, "quality_after": {k: after[k] for k in SHOWN}}
         write_version(self.directory, number, catalog.item_ids, codes, vq, meta)  # the commit
-        self._snap = _extended(snap, number, catalog.item_ids, codes)
+        self._publish(_extended(snap, number, catalog.item_ids, codes))
         self._quality = (number, {"version": number, **after})
         return {**meta, "seconds": round(time.perf_counter() - t, 4)}
 

@@ -9,12 +9,14 @@ from __future__ import annotations
 import hashlib
 import os
 import uuid
+import warnings
 from pathlib import Path
 
 import numpy as np
 from safetensors.numpy import load_file, save_file
 
 from sidkit.atomic import write_file
+from sidkit.errors import SidkitWarning
 
 
 def default_cache_dir() -> Path:
@@ -34,8 +36,14 @@ class EmbeddingCache:
         table: dict[bytes, np.ndarray] = {}
         if self.dir.is_dir():
             for shard in sorted(self.dir.glob("*.safetensors")):
-                data = load_file(shard)
-                for k, v in zip(data["keys"], data["vectors"]):
+                try:
+                    data = load_file(shard)
+                    pairs = list(zip(data["keys"], data["vectors"]))
+                except Exception as e:  # a truncated or foreign file: its texts are encoded again
+                    warnings.warn(f"{shard}: unreadable embedding cache shard ({type(e).__name__}); treated as a "
+                                  "cache miss (delete it to silence this)", SidkitWarning, stacklevel=2)
+                    continue
+                for k, v in pairs:
                     table[k.tobytes()] = v
         found = np.array([k in table for k in keys], dtype=bool)
         if not found.any():

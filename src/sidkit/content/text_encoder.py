@@ -51,7 +51,13 @@ class TextEncoder:
             os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
             from sentence_transformers import SentenceTransformer
 
-            self._st = SentenceTransformer(resolve_model_path(self.model), device=self.device)
+            path = resolve_model_path(self.model)
+            try:
+                self._st = SentenceTransformer(path, device=self.device)
+            except Exception as e:  # a folder that is not a sentence-transformers model, or a damaged one
+                first = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+                raise SidkitError(f"text model {self.model!r}: cannot be loaded from {path} ({type(e).__name__}: "
+                                  f"{first}); expected a sentence-transformers model folder") from None
         return self._st
 
     def _encode_raw(self, texts: list[str]) -> np.ndarray:

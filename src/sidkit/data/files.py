@@ -15,6 +15,7 @@ import pandas as pd
 from sidkit.data.types import Catalog, Interactions
 from sidkit.errors import input_error
 
+MAX_ID_CHARS = 1024  # an id is a key, not a document; longer ones are almost always a wrong column
 SUFFIXES = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".json": "jsonl"}
 
 
@@ -59,7 +60,10 @@ def _id_column(df: pd.DataFrame, path: Path, name: str) -> list[str]:
             raise input_error(path, "empty id; expected a non-empty id", row=row, field=name)
         if isinstance(v, float) and v.is_integer():
             v = int(v)
-        out.append(str(v).strip())
+        v = str(v).strip()
+        if len(v) > MAX_ID_CHARS:
+            raise input_error(path, f"id of {len(v)} characters; expected at most {MAX_ID_CHARS}", row=row, field=name)
+        out.append(v)
     return out
 
 

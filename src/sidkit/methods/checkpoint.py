@@ -42,21 +42,27 @@ def save_checkpoint(directory: str | Path, net: torch.nn.Module, opt: torch.opti
     return write_file(path, lambda tmp: save_file(tensors, str(tmp), metadata=meta))
 
 
-def load_checkpoint(directory: str | Path, net: torch.nn.Module,
-                    opt: torch.optim.Optimizer) -> tuple[int, list[dict[str, float]], dict[str, Any]]:
-    """Restore ``net`` and ``opt`` in place; return (step, log, config) of the checkpoint."""
+def load_checkpoint(directory: str | Path, net: torch.nn.Module, opt: torch.optim.Optimizer,
+                    config: dict[str, Any]) -> tuple[int, list[dict[str, float]]]:
+    """Restore ``net`` and ``opt`` in place; return (step, log) of the checkpoint. Its parameters are
+    checked against ``config`` first, so another run's shapes are a one-line error, not a size mismatch."""
     path = Path(directory) / CHECKPOINT
     try:
         with safe_open(str(path), framework="pt") as f:
             meta = f.metadata() or {}
         tensors = load_file(str(path))
-        step, log, config = int(meta["step"]), json.loads(meta["log"]), json.loads(meta["config"])
+        step, log, saved_config = int(meta["step"]), json.loads(meta["log"]), json.loads(meta["config"])
         opt_meta = json.loads(meta["optimizer"])
     except FileNotFoundError:
         raise SidkitError(f"{path}: no such file; expected a checkpoint to resume from") from None
     except Exception as e:  # safetensors raises its own type for a corrupt header
         raise SidkitError(f"{path}: not a sidkit checkpoint ({type(e).__name__})") from None
-    net.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("net.")})
+    check_resumable(saved_config, config, directory)
+    try:
+        net.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("net.")})
+    except RuntimeError:
+        raise SidkitError(f"{path}: its tensors do not fit this model; expected the checkpoint of the same run, "
+                          "or a new --checkpoint-dir") from None
     state: dict[int, dict[str, Any]] = {}
     for name, value in tensors.items():
         if name.startswith("opt."):
@@ -66,7 +72,7 @@ def load_checkpoint(directory: str | Path, net: torch.nn.Module,
         idx, key = name.split(".", 1)
         state.setdefault(int(idx), {})[key] = value
     opt.load_state_dict({"state": state, "param_groups": opt_meta["param_groups"]})
-    return step, log, config
+    return step, log
 
 
 def check_resumable(saved: dict[str, Any], config: dict[str, Any], directory: str | Path) -> None:

@@ -24,7 +24,7 @@ from sidkit.collab.co_clicks import CoClicks
 from sidkit.collab.debiased_two_tower import DebiasedTwoTower, popularity_statistics
 from sidkit.collab.pair_batches import BatchPlan
 from sidkit.data.types import Interactions
-from sidkit.methods.checkpoint import check_resumable, has_checkpoint, load_checkpoint, save_checkpoint
+from sidkit.methods.checkpoint import has_checkpoint, load_checkpoint, save_checkpoint
 from sidkit.methods.rqvae_network import RQVAENetwork
 from sidkit.methods.train_loop import restart_dead_codes
 from sidkit.objectives.base import loss_total
@@ -66,8 +66,7 @@ def train_das(net: DASNetwork, x_item: np.ndarray, x_user: np.ndarray, train: In
     opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=weight_decay)
     start, log = 0, []
     if resume and has_checkpoint(checkpoint_dir):
-        start, log, saved = load_checkpoint(checkpoint_dir, net, opt)
-        check_resumable(saved, config, checkpoint_dir)
+        start, log = load_checkpoint(checkpoint_dir, net, opt, config)
 
     net.train()
     bar = tqdm(range(start, steps), initial=start, total=steps, desc="training das", disable=not progress, leave=False)

@@ -83,5 +83,4 @@ class QARM(Tokenizer):
         self.head_ = AlignmentHead(self.aligned_.shape[1], self.hidden)
         self.head_.load_state_dict({k[5:]: torch.from_numpy(v.copy()) for k, v in tensors.items() if k.startswith("head.")})
         self.head_.eval()
-        self.rq_ = ResidualKMeans(self.levels, self.codebook_size, self.niter, self.seed)
-        self.rq_.codebooks_ = list(tensors["codebooks"])
+        self.rq_ = ResidualKMeans(self.levels, self.codebook_size, self.niter, self.seed).restore(tensors["codebooks"])

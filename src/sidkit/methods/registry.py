@@ -29,6 +29,12 @@ def load_tokenizer(directory: str | Path) -> Tokenizer:
     if cls is None:
         raise SidkitError(f"{Path(directory) / 'config.json'}: unknown method {method!r}")
     try:
-        return cls.from_saved(params, tensors)
-    except (TypeError, KeyError, RuntimeError) as e:
+        tok = cls.from_saved(params, tensors)
+    except ValueError as e:
+        raise SidkitError(f"{directory}: model tensors do not match its config: {e}") from None
+    except (TypeError, KeyError, RuntimeError, IndexError) as e:
         raise SidkitError(f"{directory}: model tensors do not match its config ({type(e).__name__})") from None
+    sizes = tok.codebook_sizes
+    if not all(isinstance(k, int) and k >= 1 for k in sizes):
+        raise SidkitError(f"{Path(directory) / 'config.json'}: codebook sizes {sizes}; expected positive integers")
+    return tok

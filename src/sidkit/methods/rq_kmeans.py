@@ -37,5 +37,4 @@ class RQKMeans(Tokenizer):
         return {"codebooks": np.stack(self.rq_.codebooks_)}
 
     def _restore(self, tensors: dict[str, np.ndarray]) -> None:
-        self.rq_ = ResidualKMeans(self.levels, self.codebook_size, self.niter, self.seed)
-        self.rq_.codebooks_ = list(tensors["codebooks"])
+        self.rq_ = ResidualKMeans(self.levels, self.codebook_size, self.niter, self.seed).restore(tensors["codebooks"])

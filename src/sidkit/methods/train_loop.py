@@ -24,7 +24,7 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
 from sidkit.collab.pair_batches import BatchPlan
-from sidkit.methods.checkpoint import check_resumable, has_checkpoint, load_checkpoint, save_checkpoint
+from sidkit.methods.checkpoint import has_checkpoint, load_checkpoint, save_checkpoint
 from sidkit.methods.rqvae_network import RQVAENetwork
 from sidkit.objectives.base import Batch, Objective, loss_total
 from sidkit.objectives.reconstruction import reconstruction_loss
@@ -52,8 +52,7 @@ def train(net: RQVAENetwork, objectives: list[Objective], x: np.ndarray, plan: B
     opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=weight_decay)
     start, log = 0, []
     if resume and has_checkpoint(checkpoint_dir):
-        start, log, saved = load_checkpoint(checkpoint_dir, net, opt)
-        check_resumable(saved, config, checkpoint_dir)
+        start, log = load_checkpoint(checkpoint_dir, net, opt, config)
     model = DistributedDataParallel(net, broadcast_buffers=False) if n_proc > 1 else net
 
     net.train()

@@ -41,6 +41,19 @@ class ResidualKMeans:
         self.labels_ = np.stack(labels, axis=1)
         return self
 
+    def restore(self, codebooks: np.ndarray) -> "ResidualKMeans":
+        """Frozen codebooks from a saved model, checked against the sizes this quantizer was built with
+        (a codebook of 512 rows in a 256-code model would hand out codes no table can hold)."""
+        books = list(codebooks) if np.ndim(codebooks) == 3 else []
+        want = self.codebook_sizes
+        if len(books) != len(want) or [len(c) for c in books] != want:
+            raise ValueError(f"codebooks of shape {list(np.shape(codebooks))}; expected {len(want)} levels of "
+                             f"{want[0] if len(set(want)) == 1 else want} codes (config levels, codebook_size)")
+        if not all(np.isfinite(c).all() for c in books):
+            raise ValueError("codebooks hold NaN or inf; expected finite codewords")
+        self.codebooks_ = books
+        return self
+
     def encode(self, x: np.ndarray) -> np.ndarray:
         residual = as_matrix(x).copy()
         codes = np.empty((residual.shape[0], len(self.codebooks_)), dtype=np.int64)

@@ -31,7 +31,8 @@ def quality_rows(qualities: dict[str, dict]) -> list[tuple[str, list[str]]]:
         rows.append((f"top-1 load L{lvl + 1}", [f"{q['top1_load'][lvl]:.2%}" for q in qualities.values()]))
     for lvl in range(levels):
         rows.append((f"collab prefix agreement @{lvl + 1}",
-                     [f"{q['collab_prefix_agreement'][lvl]:.2%}" for q in qualities.values()]))
+                     ["n/a" if q["collab_prefix_agreement"][lvl] is None else f"{q['collab_prefix_agreement'][lvl]:.2%}"
+                      for q in qualities.values()]))
     return rows
 
 

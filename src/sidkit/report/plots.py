@@ -57,6 +57,8 @@ def projection(points: dict[str, np.ndarray], first_codes: dict[str, np.ndarray]
         xc = x - x.mean(axis=0)
         _, _, vt = np.linalg.svd(xc[: min(len(xc), 20000)], full_matrices=False)
         xy = xc @ vt[:2].T
+        if xy.shape[1] < 2:  # one item, or 1-d vectors: no second direction to project on
+            xy = np.pad(xy, ((0, 0), (0, 2 - xy.shape[1])))
         ax.scatter(xy[:, 0], xy[:, 1], c=first_codes[name] % 20, cmap="tab20", s=3, alpha=0.7, linewidths=0)
         ax.set_title(f"{name}: PCA, colour = level-1 code")
         ax.set_xticks([])

@@ -1,50 +1,43 @@
-"""``sidkit serve``: look up SIDs, assign new items, read quality, over HTTP.
+"""``sidkit serve``: look up SIDs, find the items behind a SID, assign new items, read quality, over HTTP.
 
     GET  /healthz            {"status", "version", "n_items", "method"}
     GET  /sids/{item_id}     {"item_id", "sid", "codes", "tokens"}; 404 for an unknown item
     POST /sids/batch         {"item_ids": [...]} -> {"version", "items": [...], "missing": [...]}
-    POST /assign             {"items": [{"item_id", "fields": {...}} | {"item_id", "embedding": [...]}],
-                              "collisions"?, "k"?, "capacity"?} -> the assign report (sid_store)
+    GET  /items?sid=1,2,3,0  the item with this SID (codes and disambiguation level)
+    GET  /items?prefix=1,2   the items whose SID starts so: {"version", "prefix", "n_items", "items"} (``limit``)
+    POST /assign             {"items": [{"item_id", "fields": {...}} | {"item_id", "embedding": [...]} |
+                              {"item_id", "embedding_b64": "..."}], "collisions"?, "k"?, "capacity"?}
+                             -> the assign report (sid_store); needs the token when one is set
     GET  /quality            quality figures of the current version
     GET  /docs, /openapi.json
 
-Every error body is {"error": "<one line>"}. Bodies over the size limit get 413 before they are read
-in full; batches over the item limit get 413. Assigns are serialised by the store.
+Every error body is {"error": "<one line>"}. Lookups are answered on the event loop from the current
+snapshot and never wait for an assign; assigns run in a worker process (serve.assign_worker).
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 from pathlib import Path
-from typing import Literal
 
-import numpy as np
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sidkit import __version__
-from sidkit.content.item_embeddings import GIVEN
-from sidkit.data.types import Catalog
+from sidkit.data.files import MAX_ID_CHARS
 from sidkit.errors import SidkitError
+from sidkit.serve.assign_request import AssignRequest, assign_response, first_error
+from sidkit.serve.assign_worker import AssignWorker
+from sidkit.serve.guard import LOOPBACK_NAMES, RequestGuard, error, is_loopback
 from sidkit.sid_store import SIDStore
 
-
-class NewItem(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    item_id: str = Field(min_length=1, description="the new item's id; a known id is answered as it is")
-    fields: dict[str, str] | None = Field(None, description="text fields of the fit's template, e.g. {\"title\": ...}")
-    embedding: list[float] | None = Field(None, description="the model's input vector, instead of fields")
-
-
-class AssignRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    items: list[NewItem] = Field(min_length=1)
-    collisions: Literal["disambiguate", "reassign"] | None = None
-    k: int | None = Field(None, ge=1)
-    capacity: int | None = Field(None, ge=1)
+TOKEN_ENV = "SIDKIT_TOKEN"
+MAX_PREFIX_ITEMS = 10_000
 
 
 class BatchRequest(BaseModel):
@@ -52,81 +45,43 @@ class BatchRequest(BaseModel):
     item_ids: list[str] = Field(min_length=1)
 
 
-def _error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status)
+def _codes(text: str, name: str) -> list[int]:
+    try:
+        values = [int(v) for v in text.split(",")] if text.strip() else []
+    except ValueError:
+        raise SidkitError(f"query {name}={text!r}; expected comma-separated codes such as 12,3,200") from None
+    if not values or min(values) < 0:
+        raise SidkitError(f"query {name}={text!r}; expected one or more codes, each 0 or more")
+    return values
 
 
-def _first_error(errors: list, prefix: tuple = ()) -> str:
-    first = errors[0] if errors else {}
-    where = ".".join(str(p) for p in prefix + tuple(first.get("loc", ())))
-    return f"{where}: {first.get('msg', 'invalid')}"
+def create_app(store: SIDStore, *, max_batch: int = 10000, max_body_bytes: int = 32 * 1024 * 1024,
+               token: str | None = None, protect_reads: bool = False, writes_open: bool = True,
+               allowed_hosts: tuple[str, ...] | None = LOOPBACK_NAMES, assign_in_worker: bool = True) -> FastAPI:
+    """``allowed_hosts=None`` serves any Host header; ``assign_in_worker=False`` assigns in this process
+    (a thread), which is simpler to debug and shares the GIL with lookups."""
+    worker = AssignWorker(store.directory, store.cache_dir) if assign_in_worker else None
 
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI):
+        yield
+        if worker is not None:
+            worker.close()
 
-def request_catalog(items: list[NewItem]) -> Catalog:
-    """The request's items as a catalogue; one kind of content per request keeps the matrix whole."""
-    source = "request body"
-    with_embedding = [it.embedding is not None for it in items]
-    if any(with_embedding) and not all(with_embedding):
-        raise SidkitError(f"{source}: items[{with_embedding.index(False)}]: expected '{GIVEN}' like items[0] "
-                          "(one kind of content per request)")
-    if all(with_embedding):
-        dims = {len(it.embedding) for it in items}
-        if len(dims) != 1 or 0 in dims:
-            raise SidkitError(f"{source}: embeddings of lengths {sorted(dims)}; expected one non-empty length")
-        x = np.asarray([it.embedding for it in items], dtype=np.float64)
-        if not np.isfinite(x).all():
-            row = int(np.flatnonzero(~np.isfinite(x).all(axis=1))[0])
-            raise SidkitError(f"{source}: items[{row}].embedding: NaN or inf; expected finite numbers")
-        return Catalog([it.item_id for it in items], embeddings={GIVEN: x.astype(np.float32)}, source=source)
-    missing = [i for i, it in enumerate(items) if not it.fields]
-    if missing:
-        raise SidkitError(f"{source}: items[{missing[0]}]: expected 'fields' (text) or '{GIVEN}'")
-    names = sorted({name for it in items for name in it.fields})
-    return Catalog([it.item_id for it in items], text={n: [it.fields.get(n, "") for it in items] for n in names},
-                   source=source)
-
-
-class BodyLimit:
-    """Refuse bodies over ``max_bytes`` with 413, by Content-Length or while streaming (pure ASGI, cheap)."""
-
-    def __init__(self, app, max_bytes: int) -> None:
-        self.app, self.max_bytes = app, max_bytes
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        length = dict(scope.get("headers") or []).get(b"content-length")
-        if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
-            return await _error(413, f"request body of {length.decode(errors='replace')} bytes; expected at "
-                                     f"most {self.max_bytes}")(scope, receive, send)
-        seen = 0
-
-        async def limited():
-            nonlocal seen
-            message = await receive()
-            seen += len(message.get("body", b""))
-            if seen > self.max_bytes:  # a chunked body with no Content-Length; FastAPI re-raises this one
-                raise HTTPException(413, f"request body over {self.max_bytes} bytes")
-            return message
-
-        await self.app(scope, limited, send)
-
-
-def create_app(store: SIDStore, *, max_batch: int = 10000, max_body_bytes: int = 32 * 1024 * 1024) -> FastAPI:
-    app = FastAPI(title="sidkit", version=__version__,
+    app = FastAPI(title="sidkit", version=__version__, lifespan=lifespan,
                   description=f"Semantic IDs of {store.directory} ({store.manifest.get('method')})")
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        return _error(422, _first_error(exc.errors()))
+        return error(422, first_error(exc.errors()))
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return _error(exc.status_code, str(exc.detail))
+        return error(exc.status_code, str(exc.detail))
 
     @app.exception_handler(SidkitError)
     async def bad_input(_: Request, exc: SidkitError) -> JSONResponse:
-        return _error(422, str(exc))
+        return error(422, str(exc))
 
     @app.get("/healthz")
     async def healthz() -> dict:
@@ -134,38 +89,51 @@ def create_app(store: SIDStore, *, max_batch: int = 10000, max_body_bytes: int =
         return {"status": "ok", "version": snap.version, "n_items": len(snap.item_ids),
                 "method": store.manifest.get("method")}
 
-    @app.get("/sids/{item_id}")
+    @app.get("/sids/{item_id:path}")  # :path, so an id may hold '/'
     async def sid(item_id: str):
-        found, _ = store.lookup([item_id])
-        return found[0] if found else _error(404, f"unknown item {item_id!r}")
+        if len(item_id) > MAX_ID_CHARS:
+            return error(422, f"item id of {len(item_id)} characters; expected at most {MAX_ID_CHARS}")
+        answer = store.snapshot.answer(item_id)
+        if answer is None:  # maybe committed since by another process: re-read versions off the loop
+            found, _ = await run_in_threadpool(store.lookup, [item_id])
+            answer = found[0] if found else None
+        return answer if answer is not None else error(404, f"unknown item {item_id!r}")
 
     @app.post("/sids/batch")
     async def batch(body: BatchRequest):
         if len(body.item_ids) > max_batch:
-            return _error(413, f"{len(body.item_ids)} item ids; expected at most {max_batch}")
-        found, missing = store.lookup(body.item_ids)
+            return error(413, f"{len(body.item_ids)} item ids; expected at most {max_batch}")
+        found, missing = await run_in_threadpool(store.lookup, body.item_ids)
         return {"version": store.snapshot.version, "items": found, "missing": missing}
 
-    def assign_json(raw: bytes) -> JSONResponse:
-        try:
-            body = AssignRequest.model_validate_json(raw)
-        except ValidationError as e:
-            return _error(422, _first_error(e.errors(), prefix=("body",)))
-        if len(body.items) > max_batch:
-            return _error(413, f"{len(body.items)} items; expected at most {max_batch}")
-        choice = {k: v for k, v in (("mode", body.collisions), ("k", body.k), ("capacity", body.capacity))
-                  if v is not None}
-        try:
-            return JSONResponse(store.assign(request_catalog(body.items), choice))
-        except SidkitError as e:
-            return _error(422, str(e))
+    @app.get("/items")
+    async def items(sid: str | None = Query(None, description="a whole SID: codes, then the disambiguation level"),
+                    prefix: str | None = Query(None, description="the first codes of a SID, e.g. 12,3"),
+                    limit: int = Query(100, ge=1, le=MAX_PREFIX_ITEMS)):
+        if (sid is None) == (prefix is None):
+            return error(422, "expected one of ?sid=CODES or ?prefix=CODES")
+        snap = store.snapshot
+        width = snap.sid.shape[1]
+        codes = _codes(sid if sid is not None else prefix, "sid" if sid is not None else "prefix")
+        if sid is not None and len(codes) != width or len(codes) > width:
+            return error(422, f"{len(codes)} codes; expected {width if sid is not None else f'1 to {width}'} "
+                              f"({width - 1} levels and the disambiguation level)")
+        rows = snap.with_prefix(codes)
+        return {"version": snap.version, "prefix": codes, "n_items": len(rows),
+                "items": [snap.answer(snap.item_ids[r]) for r in rows[:limit].tolist()]}
 
-    # The body is parsed and validated in a worker thread, not on the event loop: a 1,000-item assign is
-    # ~8 MB of JSON, and parsing it where lookups are served stalled them by hundreds of milliseconds.
+    # Assign bodies are read here and parsed where the assign runs: in the worker process by default.
     @app.post("/assign", openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
         "schema": {"$ref": "#/components/schemas/AssignRequest"}}}}})
-    async def assign(request: Request) -> JSONResponse:
-        return await run_in_threadpool(assign_json, await request.body())
+    async def assign(request: Request) -> Response:
+        raw = await request.body()
+        if worker is None:
+            status, body = await run_in_threadpool(assign_response, store, raw, max_batch)
+        else:
+            status, body = await worker.assign(raw, max_batch)
+            if status == 200:
+                await run_in_threadpool(store.refresh)  # the worker's version, before we answer
+        return Response(body, status_code=status, media_type="application/json")
 
     def openapi() -> dict:
         if app.openapi_schema is None:
@@ -180,18 +148,54 @@ def create_app(store: SIDStore, *, max_batch: int = 10000, max_body_bytes: int =
 
     @app.get("/quality")
     async def quality() -> dict:
-        return store.quality()
+        return await run_in_threadpool(store.quality)
 
-    app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
+    app.add_middleware(RequestGuard, max_bytes=max_body_bytes, allowed_hosts=allowed_hosts, token=token,
+                       protect_reads=protect_reads, writes_open=writes_open, write_paths=("/assign",))
     return app
 
 
+def read_token(token_file: str | Path | None) -> str | None:
+    """The bearer token from ``--token-file`` (first line) or ``$SIDKIT_TOKEN``; None when neither is set."""
+    if token_file is not None:
+        path = Path(token_file)
+        try:
+            token = path.read_text(encoding="utf-8").strip().splitlines()[0].strip() if path.stat().st_size else ""
+        except (OSError, UnicodeDecodeError) as e:
+            raise SidkitError(f"{path}: cannot read the token file ({type(e).__name__})") from None
+        except IndexError:
+            token = ""
+    else:
+        token = os.environ.get(TOKEN_ENV)
+        if token is None:
+            return None
+        token = token.strip()
+    if len(token) < 16:
+        raise SidkitError(f"{token_file or '$' + TOKEN_ENV}: token of {len(token)} characters; expected at least 16 "
+                          "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))')")
+    return token
+
+
 def serve(model_dir: str | Path, *, host: str = "127.0.0.1", port: int = 8000, max_batch: int = 10000,
-          max_body_bytes: int = 32 * 1024 * 1024, cache_dir: str | Path | None = None) -> None:
+          max_body_bytes: int = 32 * 1024 * 1024, cache_dir: str | Path | None = None,
+          token_file: str | Path | None = None, protect_reads: bool = False,
+          allowed_hosts: tuple[str, ...] = ()) -> None:
+    import sys
+
     import uvicorn
 
+    token = read_token(token_file)
     store = SIDStore(model_dir, cache_dir=cache_dir)
-    app = create_app(store, max_batch=max_batch, max_body_bytes=max_body_bytes)
+    loopback = is_loopback(host)
+    if loopback:
+        hosts: tuple[str, ...] | None = LOOPBACK_NAMES + tuple(allowed_hosts)
+    else:  # beyond loopback the names are the operator's; without --allowed-host any Host is served
+        hosts = (host, *allowed_hosts) if allowed_hosts else None
+    app = create_app(store, max_batch=max_batch, max_body_bytes=max_body_bytes, token=token,
+                     protect_reads=protect_reads, writes_open=loopback, allowed_hosts=hosts)
+    if not loopback and token is None:
+        print(f"sidkit: warning: serving {host} without a token: lookups are open, POST /assign is refused "
+              f"(give --token-file FILE or ${TOKEN_ENV} to allow it)", file=sys.stderr, flush=True)
     print(f"sidkit: serving {model_dir} (version {store.snapshot.version}, {len(store.snapshot.item_ids)} items) "
           f"on http://{host}:{port}  docs: /docs", flush=True)
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)

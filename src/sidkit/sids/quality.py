@@ -35,14 +35,14 @@ def sid_quality(codes: np.ndarray, codebook_sizes: list[int]) -> dict:
     }
 
 
-def collab_prefix_agreement(codes: np.ndarray, prev: np.ndarray, last: np.ndarray) -> list[float]:
+def collab_prefix_agreement(codes: np.ndarray, prev: np.ndarray, last: np.ndarray) -> list[float | None]:
     """For l = 1..L, the share of held-out (prev, last) item pairs whose codes agree on the first l levels.
 
     Collaboratively aligned IDs should put the items a user takes one after the other under a common
     prefix more often than content alone does.
     """
     codes = np.asarray(codes)
-    if len(prev) == 0:
-        return [float("nan")] * codes.shape[1]
+    if len(prev) == 0:  # no user has two items: nothing to measure (None, which JSON can hold; NaN it cannot)
+        return [None] * codes.shape[1]
     same = codes[prev] == codes[last]
     return [float(np.logical_and.reduce(same[:, :lvl], axis=1).mean()) for lvl in range(1, codes.shape[1] + 1)]

@@ -142,6 +142,16 @@ class SemanticIDs:
             if vq is not None:
                 vq = np.concatenate([vq] + [v.vq_codes if v.vq_codes is not None
                                             else np.full((len(v.codes), vq.shape[1]), -1) for v in parts])
+        limits = np.asarray(sizes)
+        if not all(isinstance(k, int) and k >= 1 for k in sizes):
+            raise input_error(manifest_path, f"codebook_sizes {sizes}; expected positive integers")
+        bad = (codes < 0) | (codes >= limits)
+        if bad.any():
+            row, level = (int(v) for v in np.argwhere(bad)[0])
+            where = path if row < table.num_rows else path.parent / VERSIONS
+            raise input_error(where, f"code {codes[row, level]} at level {level + 1}; expected 0 to "
+                                     f"{sizes[level] - 1} (codebook_sizes in manifest.json)",
+                              row=row + 1 if row < table.num_rows else None, field="codes")
         seen: set[str] = set()
         for row, item in enumerate(item_ids):
             if item in seen:
