@@ -133,7 +133,7 @@ def test_eval_ranking_cli(tmp_path, capsys):
     assert set(result) == {"baseline", "vq+rq"}
     for variant in result.values():
         assert set(variant) >= {"ctr", "cvr", "ctcvr", "groups", "cold_start", "per_seed"}
-        assert 0 <= variant["ctr"]["auc"] <= 1 and variant["ctr"]["auc_std"] >= 0
+        assert variant["ctr"]["n"] == result["baseline"]["ctr"]["n"] > 0  # every variant on the same test samples
         assert len(variant["groups"]) == 6 and len(variant["per_seed"]) == 2
     assert "| vq+rq |" in capsys.readouterr().out and (out / "ranking.md").is_file()
     # the same seed gives the same figures

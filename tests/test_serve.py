@@ -109,8 +109,8 @@ def call(port: int, path: str, body: dict | None = None) -> dict:
         return json.loads(r.read())
 
 
-def start_server(model_dir: Path, port: int) -> subprocess.Popen:
-    proc = subprocess.Popen([sys.executable, "-m", "sidkit.cli", "serve", str(model_dir), "--port", str(port)],
+def start_server(model_dir: Path, port: int, *extra: str) -> subprocess.Popen:
+    proc = subprocess.Popen([sys.executable, "-m", "sidkit.cli", "serve", str(model_dir), "--port", str(port), *extra],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     for _ in range(300):
         try:
@@ -319,3 +319,25 @@ def test_lookups_never_wait_for_an_assign(model_dir, scientific_prepared):
             release.set()
             writer.join(60)
     assert result["r"].status_code == 200
+
+
+def test_docs_page(client):
+    page = client.get("/docs")
+    assert page.status_code == 200 and "swagger" in page.text.lower()
+    assert "/items" in client.get("/openapi.json").json()["paths"]
+
+
+def test_serve_limits_from_the_command_line(model_dir):
+    port = free_port()
+    proc = start_server(model_dir, port, "--max-batch", "3", "--max-body-mb", "1")
+    try:
+        with pytest.raises(urllib.error.HTTPError) as too_many:
+            call(port, "/sids/batch", {"item_ids": ["a", "b", "c", "d"]})
+        assert too_many.value.code == 413 and "at most 3" in json.loads(too_many.value.read())["error"]
+        with pytest.raises(urllib.error.HTTPError) as too_big:
+            call(port, "/sids/batch", {"item_ids": ["x" * 600_000, "y" * 600_000]})
+        assert too_big.value.code == 413 and "at most 1048576" in json.loads(too_big.value.read())["error"]
+        assert call(port, "/sids/batch", {"item_ids": ["a", "b", "c"]})["missing"] == ["a", "b", "c"]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

@@ -198,4 +198,7 @@ def serve(model_dir: str | Path, *, host: str = "127.0.0.1", port: int = 8000, m
               f"(give --token-file FILE or ${TOKEN_ENV} to allow it)", file=sys.stderr, flush=True)
     print(f"sidkit: serving {model_dir} (version {store.snapshot.version}, {len(store.snapshot.item_ids)} items) "
           f"on http://{host}:{port}  docs: /docs", flush=True)
+    # Loading a committed version into the lookup tables is Python work on a worker thread; a 1 ms switch
+    # interval (default 5 ms) bounds how long the event loop waits for the GIL meanwhile.
+    sys.setswitchinterval(0.001)
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)

@@ -19,7 +19,11 @@ _store = None  # the worker process's own SIDStore
 
 def _open(directory: str, cache_dir: str | None) -> None:
     global _store
+    import torch
+
     from sidkit.sid_store import SIDStore
+
+    torch.set_num_threads(1)  # leave the other cores to lookups: an assign may take longer, a lookup may not
 
     _store = SIDStore(directory, cache_dir=cache_dir)
 
