@@ -231,9 +231,8 @@ def test_a_crafted_model_folder_cannot_run_code(model_dir, scientific_prepared, 
 
     marker = tmp_path / "pwned"
     (model_dir / "model" / where).write_bytes(pickle.dumps(Payload(str(marker))))
-    store = SIDStore(model_dir)  # lookups need no model
-    with pytest.raises(SidkitError, match=where):
-        store.assign(Catalog(["new"], embeddings={"embedding": scientific_prepared.embeddings[:1]}))
+    with pytest.raises(SidkitError, match=where):  # the folder is checked whole when it is opened
+        SIDStore(model_dir)
     assert not marker.exists()
 
 

@@ -11,8 +11,12 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import urllib.parse
+
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from sidkit.serve.app import create_app
 from sidkit.sid_store import SIDStore
@@ -68,6 +72,8 @@ def test_bad_requests(client, scientific_prepared, model_dir):
     x = scientific_prepared.embeddings
     assert "unknown item 'nope'" in error_of(client.get("/sids/nope"), 404)
     assert error_of(client.post("/sids/batch", content=b"{not json", headers={"content-type": "application/json"}), 422)
+    assert "not valid JSON" in error_of(client.post("/sids/batch", content=b"\x00\x00",
+                                                    headers={"content-type": "application/json"}), 422)  # was 400
     assert "item_ids" in error_of(client.post("/sids/batch", json={"ids": ["a"]}), 422)
     assert "item_ids" in error_of(client.post("/sids/batch", json={"item_ids": []}), 422)
     assert "at most 100" in error_of(client.post("/sids/batch", json={"item_ids": ["a"] * 101}), 413)
@@ -341,3 +347,33 @@ def test_serve_limits_from_the_command_line(model_dir):
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+JSONISH = st.recursive(
+    st.none() | st.booleans() | st.integers(-2**70, 2**70) | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.sampled_from(
+        ["items", "item_id", "fields", "embedding", "embedding_b64", "collisions", "k", "capacity", "item_ids",
+         "title", "x"]), inner, max_size=4),
+    max_leaves=20)
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=st.one_of(JSONISH.map(lambda v: json.dumps(v).encode()), st.binary(max_size=200)),
+       path=st.sampled_from(["/assign", "/sids/batch"]))
+def test_any_body_gets_a_json_answer(client, body, path):
+    """Whatever a client sends, the answer is JSON: a result, or {"error": one line} with a 4xx status."""
+    r = client.post(path, content=body, headers={"content-type": "application/json"})
+    assert r.status_code in (200, 401, 413, 415, 422), (r.status_code, r.text[:300])
+    data = r.json()
+    if r.status_code != 200:
+        assert set(data) == {"error"} and "\n" not in data["error"]
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(query=st.dictionaries(st.sampled_from(["sid", "prefix", "limit"]), st.text(max_size=12), max_size=3),
+       item=st.text(min_size=1, max_size=30))
+def test_any_query_gets_a_json_answer(client, query, item):
+    for r in (client.get("/items", params=query), client.get("/sids/" + urllib.parse.quote(item, safe=""))):
+        assert r.status_code in (200, 404, 422), (r.status_code, r.text[:300])
+        if r.status_code != 200:
+            assert set(r.json()) == {"error"}

@@ -77,6 +77,8 @@ def create_app(store: SIDStore, *, max_batch: int = 10000, max_body_bytes: int =
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400 and "parsing the body" in str(exc.detail):  # FastAPI's words for bytes that
+            return error(422, "body: not valid JSON; expected a JSON object")  # are not JSON; /assign says 422
         return error(exc.status_code, str(exc.detail))
 
     @app.exception_handler(SidkitError)
