@@ -136,10 +136,13 @@ def test_appended_rows_get_the_disambiguation_of_the_whole_table(rows, cut):
     codes = np.array(rows, dtype=np.int64)
     cut = min(cut, len(codes))
     base = codes[:cut]
-    snap = Snapshot(0, [f"i{k}" for k in range(cut)], {f"i{k}": k for k in range(cut)}, base,
-                    with_disambiguation(base) if cut else np.zeros((0, 3), dtype=np.int64), tuple_loads(base))
+    snap = Snapshot.of(0, [f"i{k}" for k in range(cut)], base)
     grown = _extended(snap, 1, [f"i{k}" for k in range(cut, len(codes))], codes[cut:])
     np.testing.assert_array_equal(grown.sid, with_disambiguation(codes))
+    # the older snapshot still answers as it did: appended rows are invisible to it
+    assert snap.n == cut and snap.item_ids == [f"i{k}" for k in range(cut)]
+    assert snap.answer(f"i{len(codes) - 1}") is None or cut == len(codes)
+    assert grown.answer(f"i{len(codes) - 1}")["sid"] == with_disambiguation(codes)[-1].tolist()
 
 
 def test_concurrent_assigns_give_each_item_one_sid(model_dir, scientific_prepared):

@@ -72,8 +72,8 @@ def test_bad_requests(client, scientific_prepared, model_dir):
     x = scientific_prepared.embeddings
     assert "unknown item 'nope'" in error_of(client.get("/sids/nope"), 404)
     assert error_of(client.post("/sids/batch", content=b"{not json", headers={"content-type": "application/json"}), 422)
-    assert "not valid JSON" in error_of(client.post("/sids/batch", content=b"\x00\x00",
-                                                    headers={"content-type": "application/json"}), 422)  # was 400
+    assert error_of(client.post("/sids/batch", content=b"\x00" * 5,  # hypothesis found: was FastAPI's 400
+                                headers={"content-type": "application/json"}), 422)
     assert "item_ids" in error_of(client.post("/sids/batch", json={"ids": ["a"]}), 422)
     assert "item_ids" in error_of(client.post("/sids/batch", json={"item_ids": []}), 422)
     assert "at most 100" in error_of(client.post("/sids/batch", json={"item_ids": ["a"] * 101}), 413)

@@ -37,6 +37,7 @@ from sidkit.errors import SidkitError
 from sidkit.methods.base import Tokenizer
 from sidkit.methods.registry import load_tokenizer
 from sidkit.quantize.kmeans import as_matrix
+from sidkit.sids.disambiguate import with_disambiguation
 from sidkit.sids.collisions import DEFAULT_COLLISIONS, SHOWN, check_mode, reassign, tuple_loads
 from sidkit.sids.quality import sid_quality
 from sidkit.sids.table import SemanticIDs
@@ -48,40 +49,65 @@ LOCK = ".assign.lock"
 
 @dataclass(frozen=True)
 class Snapshot:
-    """The table at one version. Never mutated: an assign builds the next one and swaps it in."""
+    """The table at one version: its first ``n`` rows. Never changed once published.
+
+    The id list, the id index and the tuple loads are shared by every snapshot of a store and only ever
+    appended to (under the store's extend lock), so publishing a version costs O(new rows), not a copy
+    of the table: a copy held the interpreter lock for milliseconds per version, and every lookup waited.
+    A row at or past ``n`` belongs to a later version and is invisible here. ``loads`` is the newest
+    snapshot's (assigns read it under the write lock, after catching up).
+    """
 
     version: int
-    item_ids: list[str]
-    index: dict[str, int]
-    codes: np.ndarray
-    sid: np.ndarray
-    loads: Counter  # items per code tuple; a new item's disambiguation level is its tuple's load
+    n: int
+    ids: list[str]           # shared, append-only
+    index: dict[str, int]    # shared, append-only
+    codes: np.ndarray        # [n, L]
+    sid: np.ndarray          # [n, L + 1]
+    loads: Counter           # shared: items per code tuple; a new item's disambiguation level is its load
+
+    @classmethod
+    def of(cls, version: int, item_ids: list[str], codes: np.ndarray) -> "Snapshot":
+        sid = with_disambiguation(codes) if len(codes) else np.zeros((0, codes.shape[1] + 1), dtype=np.int64)
+        return cls(version, len(item_ids), list(item_ids), {item: i for i, item in enumerate(item_ids)}, codes,
+                   sid, tuple_loads(codes))
+
+    @property
+    def item_ids(self) -> list[str]:
+        return self.ids[:self.n]
+
+    def row(self, item_id: str) -> int | None:
+        row = self.index.get(item_id)
+        return row if row is not None and row < self.n else None
 
     def answer(self, item_id: str) -> dict | None:
-        row = self.index.get(item_id)
+        row = self.row(item_id)
         if row is None:
             return None
         sid = self.sid[row].tolist()
         return {"item_id": item_id, "sid": sid, "codes": sid[:-1], "tokens": sid_to_tokens(sid)}
 
     @cached_property
-    def _sorted(self) -> np.ndarray:
-        """Rows in lexicographic SID order, built on the first reverse lookup of this version."""
-        return np.lexsort(self.sid.T[::-1])
+    def _sorted(self) -> tuple[np.ndarray, np.ndarray]:
+        """Rows in lexicographic SID order and the SIDs in that order, built on the first reverse lookup."""
+        order = np.lexsort(self.sid.T[::-1])
+        return order, self.sid[order]
 
     def with_prefix(self, prefix: list[int]) -> np.ndarray:
         """Rows whose SID starts with ``prefix`` (codes, then the disambiguation level), in SID order.
-        Each level narrows a sorted range by binary search: O(L log n), no scan."""
-        order, lo, hi = self._sorted, 0, len(self._sorted)
+        Each level narrows a sorted range by binary search over a view: O(L log n)."""
+        order, ordered = self._sorted
+        lo, hi = 0, len(order)
         for level, value in enumerate(prefix[:self.sid.shape[1]]):
-            column = self.sid[order[lo:hi], level]
+            column = ordered[lo:hi, level]
             lo, hi = lo + int(np.searchsorted(column, value, "left")), lo + int(np.searchsorted(column, value, "right"))
         return order[lo:hi]
 
 
 def _snapshot(table: SemanticIDs) -> Snapshot:
-    return Snapshot(table.version, list(table.item_ids), {item: i for i, item in enumerate(table.item_ids)},
-                    table.codes, table.sid, tuple_loads(table.codes))
+    return Snapshot(table.version, len(table.item_ids), list(table.item_ids),
+                    {item: i for i, item in enumerate(table.item_ids)}, table.codes, table.sid,
+                    tuple_loads(table.codes))
 
 
 class SIDStore:
@@ -102,7 +128,7 @@ class SIDStore:
         self.cache_dir, self._encode_batch_size = cache_dir, encode_batch_size
         self._lock = threading.Lock()          # one assign at a time in this process
         self._refresh_lock = threading.Lock()  # one reload of others' versions at a time; never held by assign
-        self._publish_lock = threading.Lock()  # held only to swap a finished snapshot in
+        self._extend_lock = threading.Lock()   # held only while a read version is appended and swapped in
         self._quality: tuple[int, dict] | None = None
 
     def _check_folder(self) -> None:
@@ -146,20 +172,21 @@ class SIDStore:
         numbers = [n for n in version_numbers(self.directory) if n > self._snap.version]
         if not numbers:
             return False
-        snap = self._snap
+        width = self._snap.codes.shape[1]
         for n in numbers:
-            if n <= snap.version:
-                continue
-            v = read_version(self.directory, n, snap.codes.shape[1])
-            snap = _extended(snap, v.number, v.item_ids, v.codes)
-        self._publish(snap)
+            v = read_version(self.directory, n, width)  # file I/O outside the extend lock
+            self._extend(v.number, v.item_ids, v.codes)
         return True
 
-    def _publish(self, snap: Snapshot) -> None:
-        """Swap in ``snap`` unless a newer one got there first (a refresh and an assign can race)."""
-        with self._publish_lock:
-            if snap.version > self._snap.version:
-                self._snap = snap
+    def _extend(self, number: int, item_ids: list[str], codes: np.ndarray) -> None:
+        """Publish version ``number`` unless a refresh or an assign already did (they can race)."""
+        with self._extend_lock:
+            snap = self._snap
+            if number <= snap.version:
+                return
+            if number != snap.version + 1:
+                raise SidkitError(f"{self.directory}: version {number} after {snap.version}; expected no gaps")
+            self._snap = _extended(snap, number, item_ids, codes)
 
     def quality(self) -> dict:
         snap = self._snap
@@ -208,7 +235,7 @@ class SIDStore:
             self._catch_up()
             remove_stale_temps(self.directory)  # a killed writer's leftovers; we hold the lock
             snap = self._snap
-            new_rows = [r for r, item in enumerate(catalog.item_ids) if item not in snap.index]
+            new_rows = [r for r, item in enumerate(catalog.item_ids) if snap.row(item) is None]
             report = {"version": snap.version, "new": len(new_rows), "existing": len(catalog) - len(new_rows)}
             if new_rows:
                 report.update(self._commit(snap, catalog.subset(np.array(new_rows)), settings))
@@ -237,26 +264,32 @@ class SIDStore:
                 "collisions": {**settings, **moves, "encoded_collision_rate": encoded_rate},
                 "quality_before": {k: before[k] for k in SHOWN}, "quality_after": {k: after[k] for k in SHOWN}}
         write_version(self.directory, number, catalog.item_ids, codes, vq, meta)  # the commit
-        self._publish(_extended(snap, number, catalog.item_ids, codes))
+        self._extend(number, catalog.item_ids, codes)
         self._quality = (number, {"version": number, **after})
         return {**meta, "seconds": round(time.perf_counter() - t, 4)}
 
 
 def _extended(snap: Snapshot, number: int, item_ids: list[str], codes: np.ndarray) -> Snapshot:
-    """The next snapshot: rows appended; each new row's disambiguation level is how many items its tuple
-    held before it, exactly what ``with_disambiguation`` gives over the whole table in row order."""
-    loads = Counter(snap.loads)
-    index = dict(snap.index)
+    """The next snapshot: rows appended to the shared id list, index and loads (the caller holds the
+    store's extend lock and ``snap`` is the newest). Each new row's disambiguation level is how many items
+    its tuple held before it, exactly what ``with_disambiguation`` gives over the whole table in row order."""
+    if snap.n != len(snap.ids):
+        raise RuntimeError("extending a snapshot that is not the newest")
+    for r, item in enumerate(item_ids):  # checked before anything shared changes
+        if item in snap.index:
+            raise SidkitError(f"version {number}: item {item!r} is already in the table; expected new items only")
+    if len(set(item_ids)) != len(item_ids):
+        raise SidkitError(f"version {number}: an item appears twice; expected new items only")
     level = np.empty(len(codes), dtype=np.int64)
     for r, (item, row) in enumerate(zip(item_ids, codes.tolist())):
-        if item in index:
-            raise SidkitError(f"version {number}: item {item!r} is already in the table; expected new items only")
-        index[item] = len(snap.item_ids) + r
-        level[r] = loads[tuple(row)]
-        loads[tuple(row)] += 1
+        key = tuple(row)
+        level[r] = snap.loads[key]
+        snap.loads[key] += 1
+        snap.index[item] = snap.n + r
+        snap.ids.append(item)
     sid = np.concatenate([codes, level[:, None]], axis=1)
-    return Snapshot(number, snap.item_ids + list(item_ids), index, np.concatenate([snap.codes, codes]),
-                    np.concatenate([snap.sid, sid]), loads)
+    return Snapshot(number, snap.n + len(item_ids), snap.ids, snap.index, np.concatenate([snap.codes, codes]),
+                    np.concatenate([snap.sid, sid]), snap.loads)
 
 
 @contextmanager

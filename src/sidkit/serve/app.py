@@ -88,7 +88,7 @@ def create_app(store: SIDStore, *, max_batch: int = 10000, max_body_bytes: int =
     @app.get("/healthz")
     async def healthz() -> dict:
         snap = store.snapshot
-        return {"status": "ok", "version": snap.version, "n_items": len(snap.item_ids),
+        return {"status": "ok", "version": snap.version, "n_items": snap.n,
                 "method": store.manifest.get("method")}
 
     @app.get("/sids/{item_id:path}")  # :path, so an id may hold '/'
@@ -122,7 +122,7 @@ def create_app(store: SIDStore, *, max_batch: int = 10000, max_body_bytes: int =
                               f"({width - 1} levels and the disambiguation level)")
         rows = snap.with_prefix(codes)
         return {"version": snap.version, "prefix": codes, "n_items": len(rows),
-                "items": [snap.answer(snap.item_ids[r]) for r in rows[:limit].tolist()]}
+                "items": [snap.answer(snap.ids[r]) for r in rows[:limit].tolist()]}
 
     # Assign bodies are read here and parsed where the assign runs: in the worker process by default.
     @app.post("/assign", openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
@@ -198,7 +198,7 @@ def serve(model_dir: str | Path, *, host: str = "127.0.0.1", port: int = 8000, m
     if not loopback and token is None:
         print(f"sidkit: warning: serving {host} without a token: lookups are open, POST /assign is refused "
               f"(give --token-file FILE or ${TOKEN_ENV} to allow it)", file=sys.stderr, flush=True)
-    print(f"sidkit: serving {model_dir} (version {store.snapshot.version}, {len(store.snapshot.item_ids)} items) "
+    print(f"sidkit: serving {model_dir} (version {store.snapshot.version}, {store.snapshot.n} items) "
           f"on http://{host}:{port}  docs: /docs", flush=True)
     # Loading a committed version into the lookup tables is Python work on a worker thread; a 1 ms switch
     # interval (default 5 ms) bounds how long the event loop waits for the GIL meanwhile.
