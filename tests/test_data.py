@@ -142,7 +142,7 @@ def test_iso_timestamps_order_events_like_unix_times(tmp_path):
 ])
 def test_out_of_range_timestamps_are_refused(tmp_path, value, expected):
     (tmp_path / "i.csv").write_text(f"user_id,item_id,timestamp\nu1,x,1\nu1,y,{value}\n")
-    with pytest.raises(SidkitError, match=f"i.csv: row 2: field 'timestamp': .*{expected}"):
+    with pytest.raises(SidkitError, match=f"i.csv: data row 2: field 'timestamp': .*{expected}"):
         read_interactions(tmp_path / "i.csv", Catalog(["x", "y"]))
 
 
@@ -160,7 +160,7 @@ def test_tsv_items_and_interactions_with_labels(tmp_path):
     inter = read_interactions(tmp_path / "inter.tsv", cat)
     assert inter.label.tolist() == [1.0, 0.0] and inter.items.tolist() == [0, 1]
     (tmp_path / "bad.tsv").write_text("user_id\titem_id\tlabel\nu1\tx\t1\nu1\ty\t2\n")
-    with pytest.raises(SidkitError, match="bad.tsv: row 2: field 'label': label must be 0 or 1"):
+    with pytest.raises(SidkitError, match="bad.tsv: data row 2: field 'label': label must be 0 or 1"):
         read_interactions(tmp_path / "bad.tsv", cat)
 
 

@@ -48,7 +48,7 @@ def test_codes_out_of_range_in_the_table_are_refused(model_dir, value, expected)
     codes[5][1] = value
     df["codes"] = codes
     df.to_parquet(model_dir / "sids.parquet")
-    with pytest.raises(SidkitError, match=f"sids.parquet: row 6: field 'codes': {expected}"):
+    with pytest.raises(SidkitError, match=f"sids.parquet: data row 6: field 'codes': {expected}"):
         SIDStore(model_dir)
 
 

@@ -38,6 +38,13 @@ def _load(args: argparse.Namespace):
                         template=args.template)
 
 
+def _say_template(args: argparse.Namespace, ds) -> None:
+    """Without --template the data set's own is used; say which, so nobody has to open manifest.json."""
+    if args.template is None and ds.text_template and ds.catalog.text:
+        print(f"text template: {ds.text_template!r} (the default for {ds.name}; change it with --template)",
+              file=sys.stderr, flush=True)
+
+
 def _encoder(args: argparse.Namespace):
     from sidkit.content import TextEncoder
 
@@ -164,9 +171,13 @@ def cmd_fit(args: argparse.Namespace) -> int:
     if needs_users and args.codebook_size > ds.interactions.n_users and not params.get("user_codebook_size"):
         raise SidkitError(f"--codebook-size {args.codebook_size} is larger than the {ds.interactions.n_users} users "
                           "the user codebook quantizes; expected a smaller size, or --param user_codebook_size=K")
+    _say_template(args, ds)
     prep = prepare(ds, _encoder(args), need_pairs=tok.needs_pairs, pair_sources=tuple(args.pairs.split(",")),
                    seed=args.seed, need_users=needs_users, user_content=getattr(tok, "user_content", "auto"),
-                   half_life=getattr(tok, "half_life", 10.0))
+                   half_life=getattr(tok, "half_life", 10.0), cache_pairs=not args.no_pair_cache,
+                   strict=args.strict, progress=rank == 0)
+    if rank == 0:
+        print(f"[fit] {args.method}: {args.levels} levels x {args.codebook_size} codes", file=sys.stderr, flush=True)
     extra = {"source": {k: str(Path(v).resolve()) if v and k != "dataset" else v
                         for k, v in (("dataset", args.dataset), ("data_dir", args.data_dir),
                                      ("items", args.items), ("interactions", args.interactions))}}
@@ -238,16 +249,36 @@ def _collision_choice(args: argparse.Namespace) -> dict:
 
 
 def cmd_assign(args: argparse.Namespace) -> int:
+    from sidkit.atomic import check_writable
     from sidkit.data.files import read_catalog
     from sidkit.sid_store import SIDStore, assign_summary
+    from sidkit.sids.versions import version_path
 
     store = SIDStore(args.model_dir, cache_dir=args.cache_dir, encode_batch_size=args.encode_batch_size)
     catalog = read_catalog(args.items)
+    if args.sids_out:
+        check_writable(Path(args.sids_out).parent)
     report = store.assign(catalog, _collision_choice(args))
     print(assign_summary(report))
+    where = f"; their SIDs are in {version_path(args.model_dir, report['version'])}" if report["new"] else ""
+    if args.sids_out:
+        write_answers(args.sids_out, report["items"])
+        where = f"; every item's SID is in {args.sids_out}"
     print(f"{args.model_dir}: version {report['version']}: {report['new']} new items, "
-          f"{report['existing']} already there", file=sys.stderr)
+          f"{report['existing']} already there{where}", file=sys.stderr)
     return 0
+
+
+def write_answers(path: str | Path, answers: list[dict]) -> None:
+    """item_id, sid (space-separated codes, the disambiguation level last) and tokens, as CSV."""
+    import pandas as pd
+
+    from sidkit.atomic import write_file
+
+    df = pd.DataFrame({"item_id": [a["item_id"] for a in answers],
+                       "sid": [" ".join(map(str, a["sid"])) for a in answers],
+                       "tokens": [a["tokens"] for a in answers]})
+    write_file(path, lambda tmp: df.to_csv(tmp, index=False))
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -315,7 +346,9 @@ def cmd_eval_generative(args: argparse.Namespace) -> int:
     check_config(args.config)
     table = SemanticIDs.read(args.sids)
     ds = _generative_dataset(args, table)
-    result = evaluate_generative(ds, table, config=args.config, seed=args.seed, where=str(args.sids), progress=True)
+    overrides = {"epochs": args.tiger_epochs} if args.tiger_epochs else {}
+    result = evaluate_generative(ds, table, config=args.config, seed=args.seed, where=str(args.sids), progress=True,
+                                 **overrides)
     folder = Path(args.sids) if Path(args.sids).is_dir() else Path(args.sids).parent
     write_json(folder / "eval_generative.json", result)
     keys = ("recall@5", "recall@10", "ndcg@5", "ndcg@10")
@@ -410,6 +443,9 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--codebook-size", type=_positive, default=256)
     fit.add_argument("--seed", type=int, default=0)
     fit.add_argument("--pairs", default="u2i,swing", help="pair miners for alignment: u2i,swing,cooccurrence")
+    fit.add_argument("--no-pair-cache", action="store_true",
+                     help="mine pairs again even if the cache holds them for the same clicks, sources and seed")
+    fit.add_argument("--strict", action="store_true", help="refuse items whose text is empty (default: warn)")
     t = fit.add_argument_group("gradient-trained methods (rqvae, quasid, adasid, das)")
     t.add_argument("--steps", type=_positive, help="optimizer steps (default 3000)")
     t.add_argument("--batch-size", type=_positive, help="rows per step; a pair batch holds half as many pairs (default 1024)")
@@ -437,6 +473,7 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("model_dir", help="a folder written by `sidkit fit`")
     a.add_argument("--items", required=True,
                    help="new items: item_id + the template's text fields, or an 'embedding' column (the model's input)")
+    a.add_argument("--sids-out", help="write every item's SID (item_id, sid, tokens) to this CSV file")
     _collision_args(a, None)
     _encoder_args(a)
     a.set_defaults(func=cmd_assign)
@@ -473,6 +510,8 @@ def build_parser() -> argparse.ArgumentParser:
     _data_args(g)
     g.add_argument("--config", default="small", help="small (2-core CPU) or paper (TIGER's sizes, for a GPU)")
     g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--tiger-epochs", type=_positive, help="cap TIGER's training epochs (default: the config's; "
+                   "the best validated epoch is kept)")
     _encoder_args(g)
     g.set_defaults(func=cmd_eval_generative)
 

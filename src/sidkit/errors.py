@@ -20,14 +20,14 @@ def input_error(
     row: int | None = None,
     field: str | None = None,
 ) -> SidkitError:
-    """Build the standard message: ``FILE: row N: field 'F': expected ...``.
+    """Build the standard message: ``FILE: data row N: field 'F': expected ...``.
 
-    Rows are 1-based data rows (the header of a CSV is not counted), because that is what a person
-    counts when they open the file.
+    Rows are 1-based data rows (the header of a CSV is not counted, so data row N is line N + 1 of a
+    CSV with a header); "data row" says so in the message itself.
     """
     parts = [str(source)]
     if row is not None:
-        parts.append(f"row {row}")
+        parts.append(f"data row {row}")
     if field is not None:
         parts.append(f"field '{field}'")
     parts.append(expected)

@@ -5,7 +5,9 @@ The CLI is a thin shell over these functions; a notebook calls them directly.
 
 from __future__ import annotations
 
+import sys
 import time
+import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -14,13 +16,15 @@ import pandas as pd
 
 from sidkit.atomic import output_dir, write_file, write_json
 from sidkit.collab.item_pairs import ItemPairs
-from sidkit.collab.mine import mine_pairs
+from sidkit.collab.mine import mine_or_load
+from sidkit.content.duplicates import duplicate_inputs, duplicate_warning
+from sidkit.content.embedding_cache import default_cache_dir
 from sidkit.content.item_embeddings import content_spec, item_embeddings
 from sidkit.content.text_encoder import TextEncoder
 from sidkit.content.user_embeddings import resolve_source, user_embeddings
 from sidkit.data.splits import last_transitions, leave_one_out
 from sidkit.data.types import Dataset, Interactions
-from sidkit.errors import SidkitError
+from sidkit.errors import SidkitError, SidkitWarning
 from sidkit.methods.base import Tokenizer
 from sidkit.methods.registry import make_tokenizer
 from sidkit.sids.collisions import DEFAULT_COLLISIONS, SHOWN, check_mode, reassign
@@ -40,6 +44,8 @@ class Prepared:
     content: dict | None = None  # how embeddings were made (content_spec), so assign can do the same
     train: Interactions | None = None  # the split's training part (what methods fitted on clicks see)
     user_embeddings: np.ndarray | None = None  # [n_users, d_u] for methods with user SIDs (das)
+    pairs_cached: bool = False  # the pairs came from the pair cache
+    input_duplicates: dict | None = None  # content.duplicates: items sharing their input with another
 
     def first(self, n: int) -> "Prepared":
         """The first ``n`` items as if the catalogue ended there (pairs and held-out transitions inside
@@ -68,29 +74,46 @@ class FitResult:
     user_quality: dict | None = None
 
 
+def pair_cache_dir(encoder: TextEncoder | None) -> Path:
+    """Pairs are cached beside the text embeddings: ``--cache-dir``, else $SIDKIT_CACHE or ~/.cache/sidkit."""
+    return Path(encoder.cache_dir) if encoder is not None and encoder.cache_dir else default_cache_dir()
+
+
 def prepare(dataset: Dataset, encoder: TextEncoder | None = None, *, need_pairs: bool = True,
             pair_sources: tuple[str, ...] = ("u2i", "swing"), seed: int = 0, need_users: bool = False,
-            user_content: str = "auto", half_life: float = 10.0) -> Prepared:
+            user_content: str = "auto", half_life: float = 10.0, cache_pairs: bool = True,
+            strict: bool = False, progress: bool = False) -> Prepared:
     """Embeddings, split and pairs; with ``need_users`` also the users' content embeddings
     (content/user_embeddings.py: ``user_content`` auto, profile, history, profile+history; ``half_life``
-    of the history's recency weights, in items)."""
+    of the history's recency weights, in items). Pairs are cached (collab/pair_cache.py) unless
+    ``cache_pairs`` is false; ``strict`` refuses items with empty text."""
+    say = (lambda m: print(m, file=sys.stderr, flush=True)) if progress else (lambda m: None)
     seconds = {}
     t = time.perf_counter()
-    x = item_embeddings(dataset, encoder)
+    say(f"[embed] {len(dataset.catalog)} items")
+    x = item_embeddings(dataset, encoder, strict=strict)
     seconds["embed"] = time.perf_counter() - t
+    duplicates = duplicate_inputs(x)
+    warning = duplicate_warning(duplicates)
+    if warning:
+        warnings.warn(warning, SidkitWarning, stacklevel=2)
     split = leave_one_out(dataset.interactions)
-    pairs = None
+    pairs, cached = None, False
     if need_pairs:
         t = time.perf_counter()
-        pairs = mine_pairs(split.train, pair_sources, seed=seed)  # training part only: no test leakage
+        say(f"[pairs] mining {', '.join(pair_sources)} from {len(split.train)} training interactions")
+        pairs, cached = mine_or_load(split.train, pair_sources, seed, pair_cache_dir(encoder) if cache_pairs else None,
+                                     progress)  # training part only: no test leakage
         seconds["pairs"] = time.perf_counter() - t
+        say(f"[pairs] {len(pairs)} pairs {pairs.counts()} in {seconds['pairs']:.1f}s"
+            + (" (from the cache)" if cached else ""))
     users = None
     if need_users:
         t = time.perf_counter()
         users = user_embeddings(dataset, split.train, x, encoder, user_content, half_life)
         seconds["users"] = time.perf_counter() - t
     return Prepared(dataset, x, pairs, last_transitions(dataset.interactions), seconds,
-                    content_spec(dataset, encoder, x), split.train, users)
+                    content_spec(dataset, encoder, x), split.train, users, cached, duplicates)
 
 
 def fit_method(prep: Prepared, method: str, *, levels: int = 3, codebook_size: int = 256, seed: int = 0,
@@ -119,6 +142,7 @@ def fit_method(prep: Prepared, method: str, *, levels: int = 3, codebook_size: i
     quality = sid_quality(sids.codes, sids.codebook_sizes)
     quality["collab_prefix_agreement"] = collab_prefix_agreement(sids.codes, *prep.held_out)
     quality["collisions"] = handled or collisions
+    quality["input_duplicates"] = prep.input_duplicates or duplicate_inputs(prep.embeddings)
     users = user_quality = None
     if getattr(tok, "user_labels_", None) is not None:
         users = SemanticIDs(prep.train.user_ids, tok.user_labels_, tok.user_codebook_sizes, id_column="user_id")
@@ -141,8 +165,10 @@ def write_result(result: FitResult, directory: Path, prep: Prepared, seed: int, 
         "fit_seconds": round(result.seconds, 3),
         **(extra or {}),
     }
+    manifest["seconds"] = {**{k: round(v, 3) for k, v in prep.seconds.items()}, "fit": round(result.seconds, 3)}
     if prep.pairs is not None and tok.needs_pairs:
         manifest["pairs"] = prep.pairs.counts()
+        manifest["pairs_cached"] = prep.pairs_cached
     if getattr(tok, "history_", None):
         manifest["alignment_history"] = tok.history_
     log = getattr(tok, "training_log_", None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+from tqdm.auto import trange
 
 from sidkit.data.types import Interactions
 
@@ -22,7 +23,7 @@ class BPRMF:
         self.batch_size = batch_size
         self.seed = seed
 
-    def fit(self, train: Interactions) -> "BPRMF":
+    def fit(self, train: Interactions, progress: bool = False) -> "BPRMF":
         g = torch.Generator().manual_seed(self.seed)
         users = torch.as_tensor(train.users)
         items = torch.as_tensor(train.items)
@@ -30,7 +31,7 @@ class BPRMF:
         item_emb = torch.nn.Parameter(torch.randn(train.n_items, self.dim, generator=g) * 0.1)
         opt = torch.optim.Adam([user_emb, item_emb], lr=self.lr)
         n = len(users)
-        for _ in range(self.epochs):
+        for _ in trange(self.epochs, desc="BPR", unit="epoch", disable=not progress, leave=False):
             perm = torch.randperm(n, generator=g)
             for start in range(0, n, self.batch_size):
                 b = perm[start:start + self.batch_size]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
+from tqdm.auto import trange
 
 from sidkit.collab.cooccurrence import top_k_per_row
 from sidkit.collab.item_pairs import ItemPairs
@@ -15,7 +16,7 @@ from sidkit.data.types import Interactions
 
 
 def swing_scores(
-    train: Interactions, alpha: float = 1.0, max_users_per_item: int = 200, seed: int = 0
+    train: Interactions, alpha: float = 1.0, max_users_per_item: int = 200, seed: int = 0, progress: bool = False
 ) -> sp.csr_matrix:
     """Sparse item × item Swing scores. Popular items use a seeded sample of their users (cost is quadratic)."""
     rng = np.random.default_rng(seed)
@@ -30,7 +31,7 @@ def swing_scores(
     overlap = (a @ a.T).tocsr()  # |I_u ∩ I_v|
     at = a.T.tocsr()
     rows, cols, vals = [], [], []
-    for i in range(train.n_items):
+    for i in trange(train.n_items, desc="Swing", unit="item", disable=not progress, leave=False):
         users = at.indices[at.indptr[i]:at.indptr[i + 1]]
         if len(users) < 2:
             continue
@@ -56,8 +57,9 @@ def swing_scores(
 
 
 def swing_pairs(
-    train: Interactions, alpha: float = 1.0, top_k: int = 10, max_users_per_item: int = 200, seed: int = 0
+    train: Interactions, alpha: float = 1.0, top_k: int = 10, max_users_per_item: int = 200, seed: int = 0,
+    progress: bool = False
 ) -> ItemPairs:
-    s = swing_scores(train, alpha, max_users_per_item, seed).tocoo()
+    s = swing_scores(train, alpha, max_users_per_item, seed, progress).tocoo()
     pick = top_k_per_row(s.row.astype(np.int64), s.col.astype(np.int64), s.data.astype(np.float64), top_k)
     return ItemPairs.of(s.row[pick], s.col[pick], "swing")

@@ -6,13 +6,15 @@ added after fitting (``sidkit assign``) get their x the same way: ``embed_like``
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from sidkit.content.fusion import fuse_modalities
 from sidkit.content.template import render_texts
 from sidkit.content.text_encoder import DEFAULT_MODEL, TextEncoder
 from sidkit.data.types import Catalog, Dataset
-from sidkit.errors import SidkitError
+from sidkit.errors import SidkitError, SidkitWarning
 
 GIVEN = "embedding"  # a column (or API field) holding x itself, in the fitted model's input space
 
@@ -25,15 +27,26 @@ def item_embeddings(
     dataset: Dataset,
     encoder: TextEncoder | None = None,
     weights: dict[str, float] | None = None,
+    strict: bool = False,
 ) -> np.ndarray:
-    """One row per catalogue item. Text counts as the modality ``text`` when the data set has a template."""
-    return fuse_modalities(_parts(dataset.catalog, dataset.text_template, encoder), weights)
+    """One row per catalogue item. Text counts as the modality ``text`` when the data set has a template.
+    Items whose text renders empty are warned about (refused with ``strict``)."""
+    return fuse_modalities(_parts(dataset.catalog, dataset.text_template, encoder, strict), weights)
 
 
-def _parts(catalog: Catalog, template: str | None, encoder: TextEncoder | None) -> dict[str, np.ndarray]:
+def _parts(catalog: Catalog, template: str | None, encoder: TextEncoder | None,
+           strict: bool = False) -> dict[str, np.ndarray]:
     parts: dict[str, np.ndarray] = dict(catalog.embeddings)
     if template and catalog.text:
-        parts["text"] = (encoder or TextEncoder()).encode(render_texts(template, catalog.text))
+        texts = render_texts(template, catalog.text)
+        empty = [i for i, t in enumerate(texts) if not t]
+        if empty:
+            message = (f"{catalog.source}: {len(empty)} of {len(texts)} items have empty text under the template "
+                       f"{template!r} (first: item {catalog.item_ids[empty[0]]!r})")
+            if strict:
+                raise SidkitError(message + "; expected text for every item (--strict)")
+            warnings.warn(message + "; they all get the same input", SidkitWarning, stacklevel=2)
+        parts["text"] = (encoder or TextEncoder()).encode(texts)
     return parts
 
 

@@ -78,24 +78,34 @@ def loss_curves(histories: dict[str, list[dict[str, float]]]) -> bytes:
     return _png(fig)
 
 
+def running_mean(v: np.ndarray, window: int) -> np.ndarray:
+    """Centred mean over ``window`` steps, of the steps that exist: near the ends the window is shorter,
+    not padded with zeros (which drew a false dip at the first and last steps). NaN steps are skipped."""
+    if len(v) == 0:
+        return v
+    ok = np.isfinite(v)
+    kernel = np.ones(max(1, min(window, len(v))))  # np.convolve "same" returns the longer input's length
+    total = np.convolve(np.where(ok, v, 0.0), kernel, mode="same")
+    count = np.convolve(ok.astype(float), kernel, mode="same")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, total / count, np.nan)
+
+
 def training_curves(logs: dict[str, list[dict[str, float]]], smooth: int = 25) -> bytes:
     """Per-step training log: every loss term (left) and the colliding pairs seen in each batch (right).
 
     Curves are running means over ``smooth`` steps; single batches are noisy.
     """
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.4))
-    kernel = np.ones(smooth) / smooth
     for name, log in logs.items():
         steps = np.array([e["step"] for e in log])
         terms = sorted({k for e in log for k in e if k not in ("step",) and not k.startswith("n_")})
         for key in terms:
             v = np.array([e.get(key, np.nan) for e in log], dtype=float)
-            if len(v) >= smooth:
-                v = np.convolve(v, kernel, mode="same")
+            v = running_mean(v, smooth)
             axes[0].plot(steps, v, label=f"{name} {key}" if len(logs) > 1 else key)
         v = np.array([e.get("n_batch_collision_pairs", np.nan) for e in log], dtype=float)
-        if len(v) >= smooth:
-            v = np.convolve(v, kernel, mode="same")
+        v = running_mean(v, smooth)
         axes[1].plot(steps, np.maximum(v, 0.5), label=name)
     axes[0].set_yscale("log")
     axes[0].set_xlabel("step")

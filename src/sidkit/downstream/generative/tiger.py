@@ -18,12 +18,15 @@ is TIGER's published size (4 + 4 layers, 6 heads, MLP 1024, dropout 0.1, flat to
 from __future__ import annotations
 
 import math
+import sys
+import time
 from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+from tqdm.auto import tqdm
 
 from sidkit.downstream.generative.beam_decoder import BeamDecoder
 from sidkit.downstream.generative.beam_search import constrained_beam_search
@@ -163,10 +166,18 @@ class Tiger:
         stopping = EarlyStopping(self.net_, "tiger", cfg.epochs, cfg.eval_every, cfg.patience, progress)
         lengths = history_lengths(split.train.history[:, -cfg.max_len:])
         steps_per_epoch = math.ceil(len(inputs) / cfg.batch_size)
+        t0 = time.perf_counter()
         for epoch in range(cfg.epochs):
             self.net_.train()
             total = 0.0
-            for b in length_batches(lengths, cfg.batch_size, rng):
+            batches = tqdm(length_batches(lengths, cfg.batch_size, rng), total=steps_per_epoch, unit="batch",
+                           desc=f"tiger epoch {epoch + 1}/{cfg.epochs}", disable=not progress, leave=False)
+            for k, b in enumerate(batches):
+                if progress and epoch == 0 and k == min(20, steps_per_epoch - 1):  # the expected time, early
+                    per_epoch = (time.perf_counter() - t0) / max(k, 1) * steps_per_epoch
+                    print(f"  tiger: ~{per_epoch:.0f}s an epoch; at most {cfg.epochs} epochs, ~{per_epoch * cfg.epochs / 60:.0f} "
+                          "min before validation and early stopping (cap with --tiger-epochs)",
+                          file=sys.stderr, flush=True)
                 b = torch.from_numpy(b)
                 memory, pad = self.net_.encode(inputs[b])
                 loss = self.net_.loss(memory, pad, target[b])

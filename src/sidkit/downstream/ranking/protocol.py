@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sidkit.collab.mine import mine_pairs
+from sidkit.collab.mine import mine_or_load
 from sidkit.content.text_encoder import TextEncoder
 from sidkit.data.types import Dataset
 from sidkit.downstream.ranking.model import ItemFeatures
@@ -56,10 +56,12 @@ class CodeSource:
                             user=self.user if "user" in parts else None, user_sizes=self.user_sizes)
 
 
-def qarm_codes(samples: RankingSamples, x: np.ndarray, *, levels: int, codebook_size: int, seed: int) -> CodeSource:
+def qarm_codes(samples: RankingSamples, x: np.ndarray, *, levels: int, codebook_size: int, seed: int,
+               cache_dir: str | Path | None = None) -> CodeSource:
+    """QARM fitted on the training clicks; its pairs come from the pair cache when ``cache_dir`` holds them."""
     from sidkit.methods.qarm import QARM
 
-    pairs = mine_pairs(samples.train_clicks, ("u2i", "swing"), seed=seed)
+    pairs, _ = mine_or_load(samples.train_clicks, ("u2i", "swing"), seed, cache_dir)
     tok = QARM(levels=levels, codebook_size=codebook_size, seed=seed).fit(x, pairs)
     return CodeSource("qarm (fitted on training clicks)", tok.labels_, tok.codebook_sizes, tok.vq_codes_, tok.aligned_)
 

@@ -19,6 +19,7 @@ from sidkit.data.types import Dataset
 from sidkit.downstream.ranking.protocol import VARIANTS, das_codes, qarm_codes, run_variant, sid_folder_codes
 from sidkit.downstream.ranking.samples import build_samples, histories
 from sidkit.errors import SidkitError
+from sidkit.workflow import pair_cache_dir
 
 
 CODE_SOURCES = ("qarm", "das")
@@ -65,7 +66,8 @@ def evaluate_ranking(ds: Dataset, encoder: TextEncoder | None, variants: list[st
                 source = das_codes(samples, ds, x, encoder, levels=levels, codebook_size=codebook_size, seed=seed,
                                    params=code_params)
             else:
-                source = qarm_codes(samples, x, levels=levels, codebook_size=codebook_size, seed=seed)
+                source = qarm_codes(samples, x, levels=levels, codebook_size=codebook_size, seed=seed,
+                                    cache_dir=pair_cache_dir(encoder))
         for v in variants:
             t = time.perf_counter()
             try:
