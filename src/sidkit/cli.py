@@ -171,6 +171,21 @@ def cmd_fit(args: argparse.Namespace) -> int:
     if needs_users and args.codebook_size > ds.interactions.n_users and not params.get("user_codebook_size"):
         raise SidkitError(f"--codebook-size {args.codebook_size} is larger than the {ds.interactions.n_users} users "
                           "the user codebook quantizes; expected a smaller size, or --param user_codebook_size=K")
+    user_k = params.get("user_codebook_size")
+    if needs_users and user_k and user_k > ds.interactions.n_users:
+        raise SidkitError(f"{args.method} user codebook size {user_k} is larger than the {ds.interactions.n_users} "
+                          f"rows to quantize; expected at most {ds.interactions.n_users}")
+    fit_options = None
+    if "steps" in tok.get_params():
+        fit_options = {"checkpoint_dir": args.checkpoint_dir, "resume": args.resume, "progress": rank == 0}
+    elif args.checkpoint_dir or args.resume:
+        raise SidkitError(f"--checkpoint-dir/--resume: {args.method} is not trained by gradient steps")
+    if args.resume and not args.checkpoint_dir:
+        raise SidkitError("--resume needs --checkpoint-dir DIR (the folder the interrupted run wrote to)")
+    if needs_users:  # a missing profile is known now, not after embedding
+        from sidkit.content.user_embeddings import resolve_source
+
+        resolve_source(getattr(tok, "user_content", "auto"), ds)
     _say_template(args, ds)
     prep = prepare(ds, _encoder(args), need_pairs=tok.needs_pairs, pair_sources=tuple(args.pairs.split(",")),
                    seed=args.seed, need_users=needs_users, user_content=getattr(tok, "user_content", "auto"),
@@ -181,13 +196,6 @@ def cmd_fit(args: argparse.Namespace) -> int:
     extra = {"source": {k: str(Path(v).resolve()) if v and k != "dataset" else v
                         for k, v in (("dataset", args.dataset), ("data_dir", args.data_dir),
                                      ("items", args.items), ("interactions", args.interactions))}}
-    fit_options = None
-    if "steps" in tok.get_params():
-        fit_options = {"checkpoint_dir": args.checkpoint_dir, "resume": args.resume, "progress": rank == 0}
-    elif args.checkpoint_dir or args.resume:
-        raise SidkitError(f"--checkpoint-dir/--resume: {args.method} is not trained by gradient steps")
-    if args.resume and not args.checkpoint_dir:
-        raise SidkitError("--resume needs --checkpoint-dir DIR (the folder the interrupted run wrote to)")
     collisions = {"mode": args.collisions, "k": args.collision_k, "capacity": args.capacity}
     common = dict(levels=args.levels, codebook_size=args.codebook_size, seed=args.seed, fit_options=fit_options,
                   collisions=collisions, **params)
@@ -225,6 +233,17 @@ def cmd_quality(args: argparse.Namespace) -> int:
         quality["collab_prefix_agreement"] = collab_prefix_agreement(table.codes, to_row[prev][keep], to_row[last][keep])
     if "collisions" in table.manifest:  # how the fit handled collisions, with the figures before
         quality["collisions"] = table.manifest["collisions"]
+    fitted = Path(args.sids) if Path(args.sids).is_dir() else Path(args.sids).parent
+    try:  # the input-duplicate shares need the fit's inputs: the fit measured them
+        duplicates = json.loads((fitted / "quality.json").read_text(encoding="utf-8")).get("input_duplicates")
+    except (OSError, ValueError, AttributeError):
+        duplicates = None
+    if duplicates is not None:
+        quality["input_duplicates"] = duplicates
+        from sidkit.content.duplicates import duplicate_warning
+
+        if duplicate_warning(duplicates):
+            print(f"sidkit: warning: {duplicate_warning(duplicates)}", file=sys.stderr)
     print(json.dumps(quality, indent=2))
     return 0
 
