@@ -19,6 +19,19 @@ def shared() -> Path:
     return SHARED
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _private_default_cache(tmp_path_factory):
+    """Commands run without --cache-dir cache embeddings and mined pairs under $SIDKIT_CACHE: a folder of
+    this test session, not the user's ~/.cache/sidkit."""
+    previous = os.environ.get("SIDKIT_CACHE")
+    os.environ["SIDKIT_CACHE"] = str(tmp_path_factory.mktemp("default-cache"))
+    yield
+    if previous is None:
+        os.environ.pop("SIDKIT_CACHE", None)
+    else:
+        os.environ["SIDKIT_CACHE"] = previous
+
+
 @pytest.fixture(scope="session")
 def cache_dir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("embedding-cache")

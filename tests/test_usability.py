@@ -13,7 +13,7 @@ from sidkit.collab.pair_cache import PairCache, pair_key
 from sidkit.content.duplicates import duplicate_inputs, duplicate_warning
 from sidkit.data import leave_one_out
 from sidkit.data.types import Interactions
-from sidkit.errors import SidkitError, SidkitWarning
+from sidkit.errors import SidkitWarning
 from sidkit.report.plots import running_mean
 from test_cli import run_cli, write_interactions, write_items
 

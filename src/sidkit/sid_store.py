@@ -23,8 +23,8 @@ import time
 from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import cached_property
 from datetime import datetime, timezone
+from functools import cached_property
 from pathlib import Path
 from typing import Iterator
 
@@ -37,8 +37,8 @@ from sidkit.errors import SidkitError
 from sidkit.methods.base import Tokenizer
 from sidkit.methods.registry import load_tokenizer
 from sidkit.quantize.kmeans import as_matrix
-from sidkit.sids.disambiguate import with_disambiguation
 from sidkit.sids.collisions import DEFAULT_COLLISIONS, SHOWN, check_mode, reassign, tuple_loads
+from sidkit.sids.disambiguate import with_disambiguation
 from sidkit.sids.quality import sid_quality
 from sidkit.sids.table import SemanticIDs
 from sidkit.sids.tokens import sid_to_tokens
