@@ -130,12 +130,14 @@ def evaluate_scores(samples: RankingSamples, scores: np.ndarray) -> dict:
 
 
 def run_variant(samples: RankingSamples, history: np.ndarray, source: CodeSource | None, variant: str, *,
-                dim: int = 32, vq_k: int = 25, item_ids: bool = True, epochs: int = 2, seed: int = 0) -> dict:
+                dim: int = 32, vq_k: int = 25, item_ids: bool = True, epochs: int = 2, seed: int = 0,
+                progress: bool = False) -> dict:
     if variant not in VARIANTS:
         raise SidkitError(f"unknown variant {variant!r}; expected one of {', '.join(VARIANTS)}")
     features = source.features(variant, vq_k) if source is not None else ItemFeatures()
     if not item_ids and variant == "baseline":
         raise SidkitError("the ID-free mode needs SID features; expected a variant other than baseline")
-    scores = train_and_score(samples, history, features, dim=dim, item_ids=item_ids, epochs=epochs, seed=seed)
+    scores = train_and_score(samples, history, features, dim=dim, item_ids=item_ids, epochs=epochs, seed=seed,
+                             progress=progress)
     return evaluate_scores(samples, scores)
 

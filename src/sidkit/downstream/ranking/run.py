@@ -72,7 +72,7 @@ def evaluate_ranking(ds: Dataset, encoder: TextEncoder | None, variants: list[st
             t = time.perf_counter()
             try:
                 out = run_variant(samples, history, source, v, dim=dim, vq_k=vq_k, item_ids=item_ids,
-                                  epochs=epochs, seed=seed)
+                                  epochs=epochs, seed=seed, progress=progress)
             except SidkitError as e:  # e.g. a SID folder without VQ codes: reported, not dropped
                 out = {"missing": str(e)}
             per_seed[v].append(out)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import torch
 import torch.nn.functional as F
+from tqdm.auto import trange
 
 from sidkit.downstream.ranking.model import ItemFeatures, RankingModel
 from sidkit.downstream.ranking.samples import RankingSamples
@@ -26,7 +29,9 @@ def train_and_score(samples: RankingSamples, history: np.ndarray, features: Item
     model.train()
     for epoch in range(epochs):
         order = torch.from_numpy(gen.permutation(train_rows))
-        for start in range(0, len(order), batch_size):
+        starts = trange(0, len(order), batch_size, desc=f"ranker epoch {epoch + 1}/{epochs}", unit="batch",
+                        disable=not progress, leave=False)
+        for start in starts:
             b = order[start:start + batch_size]
             logits = model(users[b], items[b], hist[b])
             # summed BCE over tasks, each averaged over the rows where its label is defined
@@ -36,7 +41,7 @@ def train_and_score(samples: RankingSamples, history: np.ndarray, features: Item
             loss.backward()
             opt.step()
         if progress:
-            print(f"  epoch {epoch + 1}/{epochs}: last batch loss {loss.item():.4f}", flush=True)
+            print(f"  epoch {epoch + 1}/{epochs}: last batch loss {loss.item():.4f}", file=sys.stderr, flush=True)
     model.eval()
     test_rows = torch.from_numpy(np.flatnonzero(samples.test))
     with torch.inference_mode():
