@@ -583,12 +583,15 @@ def _one_line_warnings() -> None:
     from sidkit.errors import SidkitWarning
 
     plain = warnings.formatwarning
+    if getattr(plain, "sidkit", False):  # main() called again in one process (tests, notebooks)
+        return
 
     def fmt(message, category, filename, lineno, line=None):
         if issubclass(category, SidkitWarning):
             return f"sidkit: warning: {message}\n"
         return plain(message, category, filename, lineno, line)
 
+    fmt.sidkit = True
     warnings.formatwarning = fmt
 
 
