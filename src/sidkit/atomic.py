@@ -91,7 +91,7 @@ def check_output_dir(out: str | Path) -> Path:
                 f"{out}: --out exists and is not a sidkit output (no {MARKER}); "
                 "expected a new folder or a previous sidkit output to replace"
             )
-    check_writable(out.parent if out.parent != Path("") else Path("."))
+    check_writable(out.parent)
     return out
 
 

@@ -38,6 +38,11 @@ def _load(args: argparse.Namespace):
                         template=args.template)
 
 
+def _sid_folder(sids: str) -> Path:
+    """The folder of a SID table given as the folder or as its sids.parquet."""
+    return Path(sids) if Path(sids).is_dir() else Path(sids).parent
+
+
 def _say_template(args: argparse.Namespace, ds) -> None:
     """Without --template the data set's own is used; say which, so nobody has to open manifest.json."""
     if args.template is None and ds.text_template and ds.catalog.text:
@@ -233,17 +238,20 @@ def cmd_quality(args: argparse.Namespace) -> int:
         quality["collab_prefix_agreement"] = collab_prefix_agreement(table.codes, to_row[prev][keep], to_row[last][keep])
     if "collisions" in table.manifest:  # how the fit handled collisions, with the figures before
         quality["collisions"] = table.manifest["collisions"]
-    fitted = Path(args.sids) if Path(args.sids).is_dir() else Path(args.sids).parent
     try:  # the input-duplicate shares need the fit's inputs: the fit measured them
-        duplicates = json.loads((fitted / "quality.json").read_text(encoding="utf-8")).get("input_duplicates")
-    except (OSError, ValueError, AttributeError):
+        duplicates = json.loads((_sid_folder(args.sids) / "quality.json").read_text(encoding="utf-8"))["input_duplicates"]
+    except (OSError, ValueError, KeyError, TypeError):
         duplicates = None
     if duplicates is not None:
-        quality["input_duplicates"] = duplicates
-        from sidkit.content.duplicates import duplicate_warning
+        import warnings
 
-        if duplicate_warning(duplicates):
-            print(f"sidkit: warning: {duplicate_warning(duplicates)}", file=sys.stderr)
+        from sidkit.content.duplicates import duplicate_warning
+        from sidkit.errors import SidkitWarning
+
+        quality["input_duplicates"] = duplicates
+        warning = duplicate_warning(duplicates)
+        if warning:
+            warnings.warn(warning, SidkitWarning, stacklevel=2)
     print(json.dumps(quality, indent=2))
     return 0
 
@@ -368,7 +376,7 @@ def cmd_eval_generative(args: argparse.Namespace) -> int:
     overrides = {"epochs": args.tiger_epochs} if args.tiger_epochs else {}
     result = evaluate_generative(ds, table, config=args.config, seed=args.seed, where=str(args.sids), progress=True,
                                  **overrides)
-    folder = Path(args.sids) if Path(args.sids).is_dir() else Path(args.sids).parent
+    folder = _sid_folder(args.sids)
     write_json(folder / "eval_generative.json", result)
     keys = ("recall@5", "recall@10", "ndcg@5", "ndcg@10")
     print(json.dumps({"tiger": {k: round(result[k], 4) for k in keys},

@@ -275,7 +275,7 @@ def _extended(snap: Snapshot, number: int, item_ids: list[str], codes: np.ndarra
     its tuple held before it, exactly what ``with_disambiguation`` gives over the whole table in row order."""
     if snap.n != len(snap.ids):
         raise RuntimeError("extending a snapshot that is not the newest")
-    for r, item in enumerate(item_ids):  # checked before anything shared changes
+    for item in item_ids:  # checked before anything shared changes
         if item in snap.index:
             raise SidkitError(f"version {number}: item {item!r} is already in the table; expected new items only")
     if len(set(item_ids)) != len(item_ids):

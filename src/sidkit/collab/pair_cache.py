@@ -25,10 +25,10 @@ from sidkit.errors import SidkitWarning
 MINER_VERSION = 1  # bump whenever a miner's output changes for the same input, so old entries are not reused
 
 
-def pair_key(train: Interactions, sources: tuple[str, ...], seed: int, params: dict | None = None) -> str:
+def pair_key(train: Interactions, sources: tuple[str, ...], seed: int) -> str:
     h = hashlib.sha256()
     h.update(json.dumps({"v": MINER_VERSION, "sources": list(sources), "seed": seed, "n_items": train.n_items,
-                         "n_users": train.n_users, "params": params or {}}, sort_keys=True).encode())
+                         "n_users": train.n_users}, sort_keys=True).encode())
     for a in (train.users, train.items):
         h.update(np.ascontiguousarray(a, dtype=np.int64).tobytes())
     return h.hexdigest()[:32]

@@ -27,7 +27,6 @@ Part = tuple[str, str]  # ("text", literal) or ("field", name)
 
 @dataclass(frozen=True)
 class Template:
-    text: str
     parts: tuple[tuple[bool, tuple[Part, ...]], ...]  # (optional, parts) groups in order
 
     @property
@@ -67,14 +66,10 @@ def parse_template(template: str) -> Template:
         at = m.end()
     if at < len(template):
         groups.append((False, _parse_plain(template, template[at:])))
-    parsed = Template(template, tuple(groups))
+    parsed = Template(tuple(groups))
     if not parsed.fields:
         raise SidkitError(f"text template {template!r} names no field; expected e.g. '{{title}}'")
     return parsed
-
-
-def template_fields(template: str) -> list[str]:
-    return parse_template(template).fields
 
 
 def render_texts(template: str, fields: dict[str, list[str]], max_chars: int = 2000) -> list[str]:

@@ -117,7 +117,7 @@ def create_app(store: SIDStore, *, max_batch: int = 10000, max_body_bytes: int =
         snap = store.snapshot
         width = snap.sid.shape[1]
         codes = _codes(sid if sid is not None else prefix, "sid" if sid is not None else "prefix")
-        if sid is not None and len(codes) != width or len(codes) > width:
+        if (sid is not None and len(codes) != width) or len(codes) > width:
             return error(422, f"{len(codes)} codes; expected {width if sid is not None else f'1 to {width}'} "
                               f"({width - 1} levels and the disambiguation level)")
         rows = snap.with_prefix(codes)

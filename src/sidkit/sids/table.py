@@ -142,10 +142,9 @@ class SemanticIDs:
             if vq is not None:
                 vq = np.concatenate([vq] + [v.vq_codes if v.vq_codes is not None
                                             else np.full((len(v.codes), vq.shape[1]), -1) for v in parts])
-        limits = np.asarray(sizes)
         if not all(isinstance(k, int) and k >= 1 for k in sizes):
             raise input_error(manifest_path, f"codebook_sizes {sizes}; expected positive integers")
-        bad = (codes < 0) | (codes >= limits)
+        bad = (codes < 0) | (codes >= np.asarray(sizes))
         if bad.any():
             row, level = (int(v) for v in np.argwhere(bad)[0])
             where = path if row < table.num_rows else path.parent / VERSIONS
