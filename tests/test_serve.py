@@ -317,10 +317,11 @@ def test_lookups_never_wait_for_an_assign(model_dir, scientific_prepared):
         writer.start()
         try:
             assert inside.wait(30)
-            t = time.perf_counter()
             assert c.get("/sids/unknown-id").status_code == 404
             assert c.get("/healthz").status_code == 200
-            assert time.perf_counter() - t < 10  # would be 60 s (the held assign) if lookups waited for it
+            # answered while the assign is still held: a lookup that waited for it could only return after
+            # the assign had finished (its hold ends by itself after 60 s), so no clock decides this
+            assert writer.is_alive() and not release.is_set()
         finally:
             release.set()
             writer.join(60)
