@@ -206,7 +206,7 @@ def test_das_ablation_switches(tmp_path, capsys):
 def test_das_bad_requests(tmp_path, capsys):
     items, inter = small_files(tmp_path)
     cases = [
-        (das_args(items, inter, tmp_path / "a", "--no-view", "u2x"), "--no-view u2x: not a DAS view"),
+        (das_args(items, inter, tmp_path / "a", "--no-view", "u2x"), "--no-view u2x: not a das view"),
         (["fit", "rqvae", "--items", str(items), "--interactions", str(inter), "--out", str(tmp_path / "b"),
           "--no-debias"], "expected das"),
         (das_args(items, inter, tmp_path / "c", "--param", "user_content=profile"), "has no user profiles"),
@@ -267,7 +267,7 @@ def test_eval_ranking_with_das_user_sids(tmp_path, capsys):
     assert "ctr" in json.loads((tmp_path / "rk2" / "ranking.json").read_text())["user"]
     capsys.readouterr()
     for extra, expected in ((["--no-debias"], "expected --codes das"),
-                            (["--codes", "das", "--no-view", "u2x"], "not a DAS view"),
+                            (["--codes", "das", "--no-view", "u2x"], "not a das view"),
                             (["--codes", "das", "--sids", str(das)], "expected no --codes das")):
         assert main(["eval", "ranking", "--items", str(items), "--interactions", str(inter), *extra,
                      "--out", str(tmp_path / "x")]) == 2

@@ -146,14 +146,17 @@ def test_fit_rqvae_with_hamr_from_the_cli_and_under_ddp(embedding_files, scienti
 @pytest.mark.parametrize("argv, message", [
     (["--objective", "nope"], "unknown objective 'nope'"),
     (["--param", "restart_every=abc"], "parameter restart_every=\"abc\": expected int"),
-    (["--param", "restart_every=0"], "restart_every=0; expected at least 1"),
-    (["--param", "gradient=magic"], "gradient 'magic'; expected one of ste, rotation"),
-    (["--objective", "hamr", "--param", "hamr.radius=\"x\""], "parameter hamr.radius=\"x\": expected int"),
+    (["--param", "restart_every=0"], "parameter restart_every=0: expected at least 1"),
+    (["--param", "gradient=magic"], "parameter gradient=\"magic\": expected one of ste, rotation"),
+    (["--gradient", "magic"], "argument --gradient: invalid choice: 'magic'"),
+    (["--restart-every", "x"], "argument --restart-every: invalid int value: 'x'"),
+    (["--objective", "hamr", "--param", "hamr.radius=\"x\""], "objective 'hamr': parameter radius=\"x\": expected int"),
     (["--objective", "hamr", "--param", "hamr.warp=1"], "objective 'hamr' has no parameter 'warp'"),
     (["--objective", "contrastive", "--param", "contrastive.space=q"], "objective 'contrastive': space 'q'"),
     (["--param", "warp=3"], "--param warp: not a parameter of rqvae"),
     (["--param", "steps"], "expected NAME=VALUE"),
-    (["--no-hamr"], "--no-hamr: rqvae has no hamr part"),
+    (["--no-hamr"], "--no-hamr: rqvae has no such option; expected quasid"),
+    (["--no-cvpm"], "--no-cvpm: no objective rqvae uses here has cvpm; expected --objective adaptive_overlap or --objective hamr"),
     (["--resume"], "--resume needs --checkpoint-dir"),
 ])
 def test_bad_training_flags(embedding_files, tmp_path, capsys, argv, message):

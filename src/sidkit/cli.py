@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import sys
 import time
@@ -63,80 +64,38 @@ def _positive(value: str) -> int:
     return n
 
 
-def _value(text: str):
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text  # a bare word, e.g. gradient=rotation
-
-
 def method_params(args: argparse.Namespace, cls) -> dict:
-    """Constructor parameters from the flags; every name is checked against the method's parameters."""
-    from sidkit.methods.base import check_param
+    """Constructor parameters from the method's generated flags and --param, checked (cli_flags.py)."""
+    from sidkit.cli_flags import params_from_args
 
-    known = cls().get_params()
+    return params_from_args(args, cls, cls.method)
+
+
+def _code_params(args: argparse.Namespace) -> dict:
+    """Constructor parameters of eval ranking's ``--codes`` method from --no-view NAME (repeatable),
+    --no-debias and --steps, checked against that method."""
+    from sidkit.cli_flags import methods_with
+    from sidkit.methods import method_class
+    from sidkit.params import params_of
+
+    cls = method_class(args.codes)
+    known = params_of(cls)
     params: dict = {}
-    objective_params: dict = {}
-    for item in args.param:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise SidkitError(f"--param {item!r}: expected NAME=VALUE (or OBJECTIVE.NAME=VALUE)")
-        if "." in key and "objective_params" in known:
-            name, _, field = key.partition(".")
-            objective_params.setdefault(name, {})[field] = _value(value)
-        elif key in known and key not in ("levels", "codebook_size", "seed"):
-            params[key] = _value(value)
-        else:
-            names = sorted(k for k in known if k not in ("levels", "codebook_size", "seed", "objective_params"))
-            raise SidkitError(f"--param {key}: not a parameter of {args.method}; expected one of {', '.join(names)}")
-    for flag, key in (("steps", "steps"), ("batch_size", "batch_size"), ("lr", "lr")):
-        if getattr(args, flag) is not None:
-            if key not in known:
-                raise SidkitError(f"--{flag.replace('_', '-')}: {args.method} is not trained by gradient steps")
-            params[key] = getattr(args, flag)
-    if args.objective:
-        if "objectives" not in known:
-            raise SidkitError(f"--objective: {args.method} takes no plug-in objectives; expected a gradient-trained "
-                              "method (rqvae)")
-        params["objectives"] = args.objective
-    switches = {"hamr": args.no_hamr, "cvpm": args.no_cvpm, "contrastive": args.no_contrastive,
-                "sear": args.no_sear, "las": args.no_las, "par": args.no_par}
-    for name, off in switches.items():
-        if not off:
+    for flag, name, value in (("--no-view", "views", args.no_view), ("--no-debias", "debias", args.no_debias),
+                              ("--steps", "steps", args.steps)):
+        if not value:
             continue
-        if name in known:
-            params[name] = False
-        elif name == "cvpm" and {"hamr", "adaptive_overlap"} & set(params.get("objectives", [])):
-            for objective in {"hamr", "adaptive_overlap"} & set(params["objectives"]):
-                objective_params.setdefault(objective, {})["cvpm"] = False
-        else:
-            owner = "adasid" if name in ("sear", "las", "par") else "quasid"
-            raise SidkitError(f"--no-{name}: {args.method} has no {name} part; expected {owner}"
-                              + (", adasid, or --objective hamr" if name == "cvpm" else ""))
-    if args.no_view or args.no_debias:
-        if "views" not in known:
-            raise SidkitError(f"--no-view/--no-debias: {args.method} has no alignment views or debias model; "
-                              "expected das")
-        params.update(_das_switches(args))
-    for key, value in params.items():
-        check_param(key, value, known[key])
-    if objective_params:
-        params["objective_params"] = objective_params
-    return params
-
-
-def _das_switches(args: argparse.Namespace) -> dict:
-    """DAS constructor parameters from --no-view NAME (repeatable) and --no-debias."""
-    from sidkit.objectives.multiview_alignment import VIEWS
-
-    unknown = [v for v in args.no_view if v not in VIEWS]
-    if unknown:
-        raise SidkitError(f"--no-view {unknown[0]}: not a DAS view; expected one of {', '.join(VIEWS)}")
-    params: dict = {}
-    if args.no_view:
-        params["views"] = [v for v in VIEWS if v not in args.no_view]
-    if args.no_debias:
-        params["debias"] = False
+        if name not in known:
+            raise SidkitError(f"{flag}: {args.codes} has no parameter {name!r}; expected --codes "
+                              f"{' or --codes '.join(methods_with(name))}")
+        if name == "views":
+            views = known["views"].default
+            unknown = [v for v in value if v not in views]
+            if unknown:
+                raise SidkitError(f"--no-view {unknown[0]}: not a {args.codes} view; expected one of {', '.join(views)}")
+            value = [v for v in views if v not in args.no_view]
+        params[name] = False if name == "debias" else value
+    cls(**params).check_params()
     return params
 
 
@@ -153,57 +112,63 @@ def _distributed() -> int:
     return dist.get_rank()
 
 
+def _fit_options(cls, args: argparse.Namespace, rank: int) -> dict:
+    """What this method's ``fit`` takes beyond the data (checkpoints, resume, progress): read from its
+    signature, so a method that cannot resume simply has no --checkpoint-dir flag."""
+    accepted = inspect.signature(cls.fit).parameters
+    options = {"checkpoint_dir": getattr(args, "checkpoint_dir", None), "resume": getattr(args, "resume", False),
+               "progress": rank == 0}
+    if options["resume"] and not options["checkpoint_dir"]:
+        raise SidkitError("--resume needs --checkpoint-dir DIR (the folder the interrupted run wrote to)")
+    return {k: v for k, v in options.items() if k in accepted}
+
+
 def cmd_fit(args: argparse.Namespace) -> int:
     from sidkit.atomic import check_output_dir
-    from sidkit.methods import METHODS
+    from sidkit.methods import method_class
     from sidkit.sids.collisions import check_mode
     from sidkit.workflow import fit_method, fit_to_dir, prepare
 
     check_output_dir(args.out)  # refuse before an expensive run, not after
     check_mode(args.collisions, args.collision_k, args.capacity)
-    if args.method not in METHODS:
-        raise SidkitError(f"unknown method {args.method!r}; expected one of {', '.join(METHODS)}")
-    params = method_params(args, METHODS[args.method])
-    tok = METHODS[args.method](**params)
+    cls = method_class(args.method)
+    params = method_params(args, cls)
+    tok = cls(**params)
     if hasattr(tok, "build_objectives"):
         tok.build_objectives()  # unknown objective names fail now, not after embedding and mining
+    tok.check_params()
+    levels, codebook_size, seed = tok.levels, tok.codebook_size, tok.seed
     ds = _load(args)
-    if args.codebook_size > len(ds.catalog):
-        raise SidkitError(f"--codebook-size {args.codebook_size} is larger than the {len(ds.catalog)} items; "
+    if codebook_size > len(ds.catalog):
+        raise SidkitError(f"--codebook-size {codebook_size} is larger than the {len(ds.catalog)} items; "
                           f"expected at most {len(ds.catalog)}")
     rank = _distributed()
-    needs_users = getattr(tok, "needs_interactions", False)
-    if needs_users and args.codebook_size > ds.interactions.n_users and not params.get("user_codebook_size"):
-        raise SidkitError(f"--codebook-size {args.codebook_size} is larger than the {ds.interactions.n_users} users "
+    needs_users = cls.needs_interactions
+    if needs_users and codebook_size > ds.interactions.n_users and not params.get("user_codebook_size"):
+        raise SidkitError(f"--codebook-size {codebook_size} is larger than the {ds.interactions.n_users} users "
                           "the user codebook quantizes; expected a smaller size, or --param user_codebook_size=K")
     user_k = params.get("user_codebook_size")
     if needs_users and user_k and user_k > ds.interactions.n_users:
         raise SidkitError(f"{args.method} user codebook size {user_k} is larger than the {ds.interactions.n_users} "
                           f"rows to quantize; expected at most {ds.interactions.n_users}")
-    fit_options = None
-    if "steps" in tok.get_params():
-        fit_options = {"checkpoint_dir": args.checkpoint_dir, "resume": args.resume, "progress": rank == 0}
-    elif args.checkpoint_dir or args.resume:
-        raise SidkitError(f"--checkpoint-dir/--resume: {args.method} is not trained by gradient steps")
-    if args.resume and not args.checkpoint_dir:
-        raise SidkitError("--resume needs --checkpoint-dir DIR (the folder the interrupted run wrote to)")
+    fit_options = _fit_options(cls, args, rank) or None
     if needs_users:  # a missing profile is known now, not after embedding
         from sidkit.content.user_embeddings import resolve_source
 
         resolve_source(getattr(tok, "user_content", "auto"), ds)
     _say_template(args, ds)
     prep = prepare(ds, _encoder(args), need_pairs=tok.needs_pairs, pair_sources=tuple(args.pairs.split(",")),
-                   seed=args.seed, need_users=needs_users, user_content=getattr(tok, "user_content", "auto"),
+                   seed=seed, need_users=needs_users, user_content=getattr(tok, "user_content", "auto"),
                    half_life=getattr(tok, "half_life", 10.0), cache_pairs=not args.no_pair_cache,
                    strict=args.strict, progress=rank == 0)
     if rank == 0:
-        print(f"[fit] {args.method}: {args.levels} levels x {args.codebook_size} codes", file=sys.stderr, flush=True)
+        print(f"[fit] {args.method}: {levels} levels x {codebook_size} codes", file=sys.stderr, flush=True)
     extra = {"source": {k: str(Path(v).resolve()) if v and k != "dataset" else v
                         for k, v in (("dataset", args.dataset), ("data_dir", args.data_dir),
                                      ("items", args.items), ("interactions", args.interactions))}}
     collisions = {"mode": args.collisions, "k": args.collision_k, "capacity": args.capacity}
-    common = dict(levels=args.levels, codebook_size=args.codebook_size, seed=args.seed, fit_options=fit_options,
-                  collisions=collisions, **params)
+    common = dict(fit_options=fit_options, collisions=collisions,
+                  **{**params, "levels": levels, "codebook_size": codebook_size, "seed": seed})
     if rank != 0:  # other processes of a torchrun job train with rank 0, which alone writes
         fit_method(prep, args.method, **common)
         return 0
@@ -325,16 +290,9 @@ def cmd_eval_ranking(args: argparse.Namespace) -> int:
     check_output_dir(args.out)
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]
     check_variants(variants, item_ids=not args.id_free)
-    code_params: dict = {}
-    if args.codes == "das":
-        from sidkit.methods.das import DAS
-
-        if args.sids:
-            raise SidkitError("--sids DIR takes the codes from DIR; expected no --codes das with it")
-        code_params = {**_das_switches(args), **({"steps": args.steps} if args.steps else {})}
-        DAS(**code_params).build_objectives()  # a bad view name fails now, not after the first seed
-    elif args.no_view or args.no_debias or args.steps:
-        raise SidkitError("--no-view/--no-debias/--steps shape the das fitted here; expected --codes das")
+    if args.sids and args.codes != "qarm":
+        raise SidkitError(f"--sids DIR takes the codes from DIR; expected no --codes {args.codes} with it")
+    code_params = _code_params(args)  # a bad view name fails now, not after the first seed
     ds = _load(args)
     result = evaluate_ranking(ds, _encoder(args), variants, seeds=list(range(args.seed, args.seed + args.seeds)),
                               dim=args.dim, vq_k=args.vq_k, item_ids=not args.id_free, epochs=args.epochs,
@@ -448,10 +406,40 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="sidkit", description="Semantic IDs for recommendation.")
+    p = _Parser(prog="sidkit", description="Semantic IDs for recommendation.")
     p.add_argument("--version", action="version", version=f"sidkit {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
+    for add in (_demo_parser, _fit_parser, _assign_parser, _eval_parser, _bench_parser, _serve_parser,
+                _quality_parser):
+        add(sub)
+    return p
 
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors as one line, like every other sidkit error; a flag of another method names it."""
+
+    def parse_args(self, args=None, namespace=None):  # type: ignore[override]
+        self.argv = list(sys.argv[1:] if args is None else args)  # error() names the method from it
+        return super().parse_args(args, namespace)
+
+    def error(self, message: str):
+        if self.prog == "sidkit fit" and "invalid choice: '" in message:  # argparse's words for a method name
+            from sidkit.methods import method_class
+
+            method_class(message.split("invalid choice: '", 1)[1].split("'", 1)[0])  # raises, naming the methods
+        argv = getattr(self, "argv", [])
+        if message.startswith("unrecognized arguments:") and argv[:1] == ["fit"] and len(argv) > 1:
+            from sidkit.cli_flags import flag_owners
+
+            flag = next((a for a in message.split(":", 1)[1].split() if a.startswith("--")), None)
+            owners = flag_owners(flag.split("=")[0]) if flag else []
+            if owners:
+                raise SidkitError(f"{flag}: {argv[1]} has no such option; expected {', '.join(owners)}")
+            raise SidkitError(f"{message} (see sidkit fit {argv[1]} --help)")
+        raise SidkitError(f"{message} (see {self.prog} --help)")
+
+
+def _demo_parser(sub) -> None:
     demo = sub.add_parser("demo", help="embed, mine pairs, fit rq-kmeans and QARM on the embedded data, report")
     demo.add_argument("--out", default=DEMO_OUT, help=f"output folder (default {DEMO_OUT})")
     demo.add_argument("--data-dir", help="read scientific from this folder instead of the embedded copy")
@@ -462,40 +450,36 @@ def build_parser() -> argparse.ArgumentParser:
     _encoder_args(demo)
     demo.set_defaults(func=cmd_demo)
 
-    fit = sub.add_parser("fit", help="fit a tokenizer and write sids.parquet, manifest.json, quality.json")
-    fit.add_argument("method", help="rq-kmeans, qarm, rqvae, quasid, adasid, das")
-    _data_args(fit)
-    fit.add_argument("--out", required=True, help="output folder (new, or a previous sidkit output)")
-    fit.add_argument("--levels", type=_positive, default=3)
-    fit.add_argument("--codebook-size", type=_positive, default=256)
-    fit.add_argument("--seed", type=int, default=0)
-    fit.add_argument("--pairs", default="u2i,swing", help="pair miners for alignment: u2i,swing,cooccurrence")
-    fit.add_argument("--no-pair-cache", action="store_true",
-                     help="mine pairs again even if the cache holds them for the same clicks, sources and seed")
-    fit.add_argument("--strict", action="store_true", help="refuse items whose text is empty (default: warn)")
-    t = fit.add_argument_group("gradient-trained methods (rqvae, quasid, adasid, das)")
-    t.add_argument("--steps", type=_positive, help="optimizer steps (default 3000)")
-    t.add_argument("--batch-size", type=_positive, help="rows per step; a pair batch holds half as many pairs (default 1024)")
-    t.add_argument("--lr", type=float, help="learning rate (default 1e-3)")
-    t.add_argument("--objective", action="append", default=[], metavar="NAME",
-                   help="plug-in objective for rqvae (repeatable): hamr, contrastive, adaptive_overlap")
-    t.add_argument("--no-hamr", action="store_true", help="quasid without Hamming-guided margin repulsion")
-    t.add_argument("--no-cvpm", action="store_true", help="HaMR without the conflict-aware valid pair mask")
-    t.add_argument("--no-contrastive", action="store_true", help="quasid without the dual-tower contrastive term")
-    t.add_argument("--no-sear", action="store_true", help="adasid without semantic-adaptive relaxation")
-    t.add_argument("--no-las", action="store_true", help="adasid without load-adaptive strengthening")
-    t.add_argument("--no-par", action="store_true", help="adasid without progress-adaptive rebalancing")
-    t.add_argument("--no-view", action="append", default=[], metavar="NAME",
-                   help="das without one alignment view (repeatable): u2i_user, u2i_item, u2u, i2i, co_user, co_item")
-    t.add_argument("--no-debias", action="store_true", help="das with a plain two-tower CF model (no debias branches)")
-    t.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
-                   help="any constructor parameter, or OBJECTIVE.NAME=VALUE (e.g. hamr.margin_full=0.9); repeatable")
-    t.add_argument("--checkpoint-dir", help="write a checkpoint here every checkpoint_every steps")
-    t.add_argument("--resume", action="store_true", help="continue from the checkpoint in --checkpoint-dir")
-    _collision_args(fit, "disambiguate")
-    _encoder_args(fit)
-    fit.set_defaults(func=cmd_fit)
 
+def _fit_parser(sub) -> None:
+    from sidkit.cli_flags import add_param_flags
+    from sidkit.methods import METHODS, method_names
+
+    fit = sub.add_parser("fit", help="fit a tokenizer and write sids.parquet, manifest.json, quality.json",
+                         description="One subcommand per method; `sidkit fit METHOD --help` lists its parameters.")
+    methods = fit.add_subparsers(dest="method", required=True, metavar="METHOD",
+                                 title=f"methods: {', '.join(method_names())}")
+    for name in method_names():
+        cls = METHODS[name]
+        doc = (cls.__doc__ or sys.modules[cls.__module__].__doc__ or "").strip().splitlines()
+        m = methods.add_parser(name, help=doc[0] if doc else name, description=doc[0] if doc else None)
+        _data_args(m)
+        m.add_argument("--out", required=True, help="output folder (new, or a previous sidkit output)")
+        m.add_argument("--pairs", default="u2i,swing", help="pair miners for alignment: u2i,swing,cooccurrence")
+        m.add_argument("--no-pair-cache", action="store_true",
+                       help="mine pairs again even if the cache holds them for the same clicks, sources and seed")
+        m.add_argument("--strict", action="store_true", help="refuse items whose text is empty (default: warn)")
+        add_param_flags(m, cls, f"{name} parameters (from its constructor)")
+        if "checkpoint_dir" in inspect.signature(cls.fit).parameters:
+            t = m.add_argument_group("checkpoints")
+            t.add_argument("--checkpoint-dir", help="write a checkpoint here every checkpoint_every steps")
+            t.add_argument("--resume", action="store_true", help="continue from the checkpoint in --checkpoint-dir")
+        _collision_args(m, "disambiguate")
+        _encoder_args(m)
+        m.set_defaults(func=cmd_fit)
+
+
+def _assign_parser(sub) -> None:
     a = sub.add_parser("assign", help="give SIDs to new items with a fitted model; appended as a new version")
     a.add_argument("model_dir", help="a folder written by `sidkit fit`")
     a.add_argument("--items", required=True,
@@ -505,8 +489,15 @@ def build_parser() -> argparse.ArgumentParser:
     _encoder_args(a)
     a.set_defaults(func=cmd_assign)
 
+
+def _eval_parser(sub) -> None:
     ev = sub.add_parser("eval", help="downstream evaluations of SIDs")
     ev_sub = ev.add_subparsers(dest="evaluation", required=True)
+    _ranking_parser(ev_sub)
+    _generative_parser(ev_sub)
+
+
+def _ranking_parser(ev_sub) -> None:
     r = ev_sub.add_parser("ranking", help="QARM ranking: SIDs as features of an MMoE ranker (AUC / UAUC / GAUC)")
     _data_args(r)
     r.add_argument("--variants", default="baseline,ia-rep,vq,rq,vq+rq",
@@ -523,14 +514,18 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--levels", type=_positive, default=3, help="RQ levels of the tokenizer fitted here")
     r.add_argument("--codebook-size", type=_positive, default=64, help="codebook size of the tokenizer fitted here")
     r.add_argument("--id-free", action="store_true", help="no item-ID embedding (cold-start mode)")
-    r.add_argument("--codes", choices=("qarm", "das"), default="qarm",
-                   help="tokenizer fitted here per seed on the training clicks (das adds user SIDs)")
-    r.add_argument("--steps", type=_positive, help="das optimizer steps (default 3000)")
+    from sidkit.methods import method_names
+
+    r.add_argument("--codes", choices=method_names(), default="qarm",
+                   help="method fitted here per seed on the training clicks (qarm adds VQ codes, das user SIDs)")
+    r.add_argument("--steps", type=_positive, help="optimizer steps of a gradient-trained --codes method")
     r.add_argument("--no-view", action="append", default=[], metavar="NAME", help="das without this alignment view")
     r.add_argument("--no-debias", action="store_true", help="das with a plain two-tower CF model")
     _encoder_args(r)
     r.set_defaults(func=cmd_eval_ranking)
 
+
+def _generative_parser(ev_sub) -> None:
     g = ev_sub.add_parser("generative", help="TIGER over SIDs: Recall/NDCG@5/10 on each user's last item, "
                                              "most-popular beside it")
     g.add_argument("sids", help="a SID folder (or its sids.parquet); eval_generative.json is written there")
@@ -542,12 +537,16 @@ def build_parser() -> argparse.ArgumentParser:
     _encoder_args(g)
     g.set_defaults(func=cmd_eval_generative)
 
+
+def _bench_parser(sub) -> None:
     b = sub.add_parser("bench", help="benchmarks over several tokenizers")
     b_sub = b.add_subparsers(dest="benchmark", required=True)
     bg = b_sub.add_parser("generative", help="fit each tokenizer, train TIGER on its SIDs, table over seeds "
                                              "(resumes where a killed run stopped)")
     _data_args(bg)
-    bg.add_argument("--methods", default="rq-kmeans,qarm,rqvae,quasid,adasid,das")
+    from sidkit.methods import method_names
+
+    bg.add_argument("--methods", default=",".join(method_names()), help="comma-separated (default: every method)")
     bg.add_argument("--seeds", type=_positive, default=3)
     bg.add_argument("--seed", type=int, default=0, help="first seed")
     bg.add_argument("--config", default="small", help="TIGER config: small or paper")
@@ -563,6 +562,8 @@ def build_parser() -> argparse.ArgumentParser:
     _encoder_args(bg)
     bg.set_defaults(func=cmd_bench_generative)
 
+
+def _serve_parser(sub) -> None:
     s = sub.add_parser("serve", help="HTTP service over a fitted model folder: lookups, assign, quality")
     s.add_argument("model_dir", help="a folder written by `sidkit fit`")
     s.add_argument("--host", default="127.0.0.1")
@@ -577,11 +578,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a Host name clients use besides the bound address (repeatable), e.g. behind a proxy")
     s.set_defaults(func=cmd_serve)
 
+
+def _quality_parser(sub) -> None:
     q = sub.add_parser("quality", help="print the quality figures of a sids.parquet")
     q.add_argument("sids", help="path to sids.parquet (or its folder)")
     _data_args(q)
     q.set_defaults(func=cmd_quality)
-    return p
 
 
 def _one_line_warnings() -> None:
@@ -604,9 +606,9 @@ def _one_line_warnings() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
     _one_line_warnings()
     try:
+        args = build_parser().parse_args(argv)
         return args.func(args)
     except SidkitError as e:
         print(f"sidkit: error: {e}", file=sys.stderr)

@@ -32,12 +32,12 @@ import numpy as np
 
 from sidkit.content.item_embeddings import GIVEN, embed_like
 from sidkit.content.text_encoder import DEFAULT_MODEL, TextEncoder
+from sidkit.data.embedding_matrix import as_matrix
 from sidkit.data.types import Catalog
 from sidkit.errors import SidkitError
 from sidkit.methods.base import Tokenizer
 from sidkit.methods.registry import load_tokenizer
-from sidkit.quantize.kmeans import as_matrix
-from sidkit.sids.collisions import DEFAULT_COLLISIONS, SHOWN, check_mode, reassign, tuple_loads
+from sidkit.sids.collisions import DEFAULT_COLLISIONS, SHOWN, check_mode, handle_collisions, tuple_loads
 from sidkit.sids.disambiguate import with_disambiguation
 from sidkit.sids.quality import sid_quality
 from sidkit.sids.table import SemanticIDs
@@ -248,12 +248,8 @@ class SIDStore:
         t = time.perf_counter()
         x = self.embed(catalog)
         tok = self.tokenizer
-        if settings["mode"] == "reassign":
-            encoded, candidates = tok.candidates(x, settings["k"])
-            codes, moves = reassign(encoded, candidates, settings["capacity"], Counter(snap.loads))
-        else:
-            encoded = codes = tok.encode(x)
-            moves = {}
+        codes, encoded, handled = handle_collisions(settings, lambda: tok.encode(x), lambda k: tok.candidates(x, k),
+                                                    Counter(snap.loads))
         vq = tok.vq_encode(x) if self.has_vq and hasattr(tok, "vq_encode") else None
         before = self.quality()
         after = sid_quality(np.concatenate([snap.codes, codes]), self.codebook_sizes)
@@ -261,7 +257,7 @@ class SIDStore:
             sid_quality(np.concatenate([snap.codes, encoded]), self.codebook_sizes)["collision_rate"]
         number = snap.version + 1
         meta = {"created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "n_items": len(catalog),
-                "collisions": {**settings, **moves, "encoded_collision_rate": encoded_rate},
+                "collisions": {**handled, "encoded_collision_rate": encoded_rate},
                 "quality_before": {k: before[k] for k in SHOWN}, "quality_after": {k: after[k] for k in SHOWN}}
         write_version(self.directory, number, catalog.item_ids, codes, vq, meta)  # the commit
         self._extend(number, catalog.item_ids, codes)

@@ -5,6 +5,7 @@ The CLI is a thin shell over these functions; a notebook calls them directly.
 
 from __future__ import annotations
 
+import inspect
 import sys
 import time
 import warnings
@@ -27,7 +28,7 @@ from sidkit.data.types import Dataset, Interactions
 from sidkit.errors import SidkitError, SidkitWarning
 from sidkit.methods.base import Tokenizer
 from sidkit.methods.registry import make_tokenizer
-from sidkit.sids.collisions import DEFAULT_COLLISIONS, SHOWN, check_mode, reassign
+from sidkit.sids.collisions import DEFAULT_COLLISIONS, SHOWN, check_mode, handle_collisions
 from sidkit.sids.quality import collab_prefix_agreement, sid_quality
 from sidkit.sids.table import SemanticIDs
 
@@ -70,6 +71,7 @@ class FitResult:
     sids: SemanticIDs
     quality: dict
     seconds: float
+    collisions: dict  # the mode used (assign's default) and, for reassign, what moved
     users: SemanticIDs | None = None   # user SIDs, for methods that make them (das)
     user_quality: dict | None = None
 
@@ -122,32 +124,41 @@ def fit_method(prep: Prepared, method: str, *, levels: int = 3, codebook_size: i
     progress); ``collisions``: {"mode", "k", "capacity"} (sids.collisions; default disambiguate);
     ``params`` to the constructor."""
     collisions = {**DEFAULT_COLLISIONS, **(collisions or {})}
-    check_mode(**collisions)
+    check_mode(**collisions)  # before the fit, not after it
     tok = make_tokenizer(method, levels=levels, codebook_size=codebook_size, seed=seed, **params)
+    if tok.needs_interactions and (prep.train is None or prep.user_embeddings is None):
+        raise SidkitError(f"{method} needs training interactions and user embeddings; expected "
+                          "prepare(..., need_users=True)")
     t = time.perf_counter()
-    if getattr(tok, "needs_interactions", False):
-        if prep.train is None or prep.user_embeddings is None:
-            raise SidkitError(f"{method} needs training interactions and user embeddings; expected "
-                              "prepare(..., need_users=True)")
-        fit_options = {**(fit_options or {}), "interactions": prep.train, "user_x": prep.user_embeddings}
-    tok.fit(prep.embeddings, prep.pairs if tok.needs_pairs else None, **(fit_options or {}))
+    fit_tokenizer(tok, prep.embeddings, pairs=prep.pairs, interactions=prep.train, user_x=prep.user_embeddings,
+                  **(fit_options or {}))
     seconds = time.perf_counter() - t
-    codes, handled = tok.labels_, None
-    if collisions["mode"] == "reassign":
-        encoded, candidates = tok.candidates(prep.embeddings, collisions["k"])
-        codes, moves = reassign(encoded, candidates, collisions["capacity"])
-        handled = {**collisions, **moves,
-                   "before": {k: v for k, v in sid_quality(encoded, tok.codebook_sizes).items() if k in SHOWN}}
+    codes, encoded, handled = handle_collisions(collisions, lambda: tok.labels_,
+                                                lambda k: tok.candidates(prep.embeddings, k))
+    if codes is not encoded:
+        handled["before"] = {k: v for k, v in sid_quality(encoded, tok.codebook_sizes).items() if k in SHOWN}
     sids = SemanticIDs(prep.dataset.catalog.item_ids, codes, tok.codebook_sizes, getattr(tok, "vq_codes_", None))
     quality = sid_quality(sids.codes, sids.codebook_sizes)
     quality["collab_prefix_agreement"] = collab_prefix_agreement(sids.codes, *prep.held_out)
-    quality["collisions"] = handled or collisions
+    quality["collisions"] = handled
     quality["input_duplicates"] = prep.input_duplicates or duplicate_inputs(prep.embeddings)
     users = user_quality = None
     if getattr(tok, "user_labels_", None) is not None:
         users = SemanticIDs(prep.train.user_ids, tok.user_labels_, tok.user_codebook_sizes, id_column="user_id")
         user_quality = sid_quality(users.codes, users.codebook_sizes)
-    return FitResult(method, tok, sids, quality, seconds, users, user_quality)
+    return FitResult(method, tok, sids, quality, seconds, handled, users, user_quality)
+
+
+def fit_tokenizer(tok: Tokenizer, x: np.ndarray, *, pairs: ItemPairs | None = None,
+                  interactions: Interactions | None = None, user_x: np.ndarray | None = None,
+                  **options) -> Tokenizer:
+    """``tok.fit`` with what the method says it needs (``needs_pairs``, ``needs_interactions``) and the
+    options its ``fit`` takes (checkpoint_dir, resume, progress): the one place a tokenizer is fed."""
+    accepted = inspect.signature(tok.fit).parameters
+    kwargs = {k: v for k, v in options.items() if k in accepted}
+    if tok.needs_interactions:
+        kwargs.update(interactions=interactions, user_x=user_x)
+    return tok.fit(x, pairs if tok.needs_pairs else None, **kwargs)
 
 
 def write_result(result: FitResult, directory: Path, prep: Prepared, seed: int, extra: dict | None = None) -> None:
@@ -161,7 +172,7 @@ def write_result(result: FitResult, directory: Path, prep: Prepared, seed: int, 
         "params": tok.get_params(),
         "text_template": prep.dataset.text_template,
         "content": prep.content,
-        "collisions": result.quality["collisions"],  # the fit's choice (assign's default) and what it did
+        "collisions": result.collisions,  # the fit's choice (assign's default) and what it did
         "fit_seconds": round(result.seconds, 3),
         **(extra or {}),
     }

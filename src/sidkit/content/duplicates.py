@@ -11,7 +11,7 @@ from __future__ import annotations
 import faiss
 import numpy as np
 
-from sidkit.quantize.kmeans import as_matrix
+from sidkit.data.embedding_matrix import as_matrix
 
 NEAR = 0.99          # cosine above which two inputs count as near-identical
 WARN_SHARE = 0.2     # warn when this share of items has an identical input elsewhere

@@ -17,16 +17,21 @@ from typing import Any
 from sidkit.methods.rqvae import RQVAE
 from sidkit.objectives import Objective
 from sidkit.objectives.progress_schedule import ProgressSchedule, Scheduled
+from sidkit.params import between
 
 
 class AdaSID(RQVAE):
     method = "adasid"
+    fixed_params = ("objectives",)  # always contrastive + adaptive_overlap
+    param_help = {"sear": "without semantic-adaptive relaxation", "las": "without load-adaptive strengthening",
+                  "par": "without progress-adaptive rebalancing",
+                  "cvpm": "overlaps of mined positives and repeated items repelled too"}
+    constraints = {"par_start": between(0, 1), "par_end": between(0, 1)}
 
     def __init__(self, sear: bool = True, las: bool = True, par: bool = True, cvpm: bool = True, par_start: float = 0.1,
                  par_end: float = 0.6, lambda_col_min: float = 0.1, lambda_cf_max: float = 1.0,
-                 **params: Any) -> None:
-        params.setdefault("use_pairs", True)
-        super().__init__(**params)
+                 use_pairs: bool = True, **params: Any) -> None:
+        super().__init__(use_pairs=use_pairs, **params)
         self.sear = sear
         self.las = las
         self.par = par
@@ -35,14 +40,15 @@ class AdaSID(RQVAE):
         self.par_end = par_end
         self.lambda_col_min = lambda_col_min
         self.lambda_cf_max = lambda_cf_max
-        self.objectives = ["contrastive", "adaptive_overlap"]
-        self.objective_params["adaptive_overlap"] = {
-            "sear": sear, "las": las, "cvpm": cvpm, **self.objective_params.get("adaptive_overlap", {})}
 
-    def get_params(self) -> dict[str, Any]:
-        params = super().get_params()
-        del params["objectives"]  # fixed by the method
-        return params
+    def objective_names(self) -> list[str]:
+        return ["contrastive", "adaptive_overlap"]
+
+    def objective_specs(self) -> dict[str, dict[str, Any]]:
+        specs = super().objective_specs()
+        specs["adaptive_overlap"] = {"sear": self.sear, "las": self.las, "cvpm": self.cvpm,
+                                     **specs["adaptive_overlap"]}
+        return specs
 
     def schedule(self) -> ProgressSchedule:
         return ProgressSchedule(round(self.par_start * self.steps), round(self.par_end * self.steps),

@@ -16,6 +16,7 @@ from torch import nn
 from sidkit.collab.item_pairs import ItemPairs
 from sidkit.errors import SidkitError
 from sidkit.objectives.contrastive import info_nce
+from sidkit.training.early_stopping import EarlyStopping
 
 
 class AlignmentHead(nn.Module):
@@ -62,8 +63,7 @@ def train_alignment(
         a, b = trig[rows], targ[rows]
         return info_nce(head(xt[a]), head(xt[b]), a, b, temperature)
 
-    history: list[dict[str, float]] = []
-    best, best_state, bad_epochs = float("inf"), None, 0
+    stopping = EarlyStopping(head, patience=patience, mode="min", min_delta=1e-4)
     for epoch in range(epochs):
         head.train()
         order = train[torch.randperm(len(train), generator=g)]
@@ -82,18 +82,10 @@ def train_alignment(
             vl = [batch_loss(valid[s:s + batch_size]).item() for s in range(0, len(valid), batch_size)
                   if len(valid[s:s + batch_size]) >= 2]
         valid_loss = float(np.mean(vl)) if vl else float(np.mean(losses))
-        history.append({"epoch": epoch + 1, "train_loss": float(np.mean(losses)), "valid_loss": valid_loss})
-        if valid_loss < best - 1e-4:
-            best, bad_epochs = valid_loss, 0
-            best_state = {k: v.clone() for k, v in head.state_dict().items()}
-        else:
-            bad_epochs += 1
-            if bad_epochs >= patience:
-                break
-    if best_state is not None:
-        head.load_state_dict(best_state)
-    head.eval()
-    return head, history
+        if stopping.update(epoch, valid_loss, train_loss=float(np.mean(losses)), valid_loss=valid_loss):
+            break
+    stopping.restore()
+    return head, stopping.history
 
 
 def apply_head(head: AlignmentHead, x: np.ndarray, batch_size: int = 8192) -> np.ndarray:

@@ -11,6 +11,8 @@ Artifacts are a JSON config plus safetensors tensors: loading a model folder nev
 
 from __future__ import annotations
 
+import copy
+import functools
 import json
 from pathlib import Path
 from typing import Any, ClassVar
@@ -21,18 +23,58 @@ from safetensors.numpy import load_file, save_file
 from sidkit.atomic import write_file, write_json
 from sidkit.collab.item_pairs import ItemPairs
 from sidkit.errors import SidkitError
+from sidkit.params import Constraint, at_least, check_params, params_of
+
+METHODS: dict[str, type["Tokenizer"]] = {}  # filled as tokenizer classes are defined (see registry.py)
+
+# Public methods that read fitted state: calling one before fit (or load) is a one-line error.
+_NEEDS_FIT = ("encode", "candidates", "transform", "decode", "vq_encode", "encode_users")
 
 
 class Tokenizer:
+    """Base of every method. A subclass that sets ``method`` registers itself under that name, and the
+    registry, the command line (one typed flag per constructor parameter), ``bench``, ``assign`` and the
+    report find it there. What a subclass declares:
+
+    - ``method``: its name; ``needs_pairs`` / ``needs_interactions``: what ``fit`` wants beside ``x``;
+    - ``constraints``: {parameter: constraint} beyond the annotated types (``sidkit.params``);
+    - ``fixed_params``: inherited parameters the class sets itself (not the user's to choose);
+    - ``param_help``: {parameter: a few words} for its command-line flag (optional).
+    """
+
     method: ClassVar[str]
     needs_pairs: ClassVar[bool] = False
+    needs_interactions: ClassVar[bool] = False
+    fixed_params: ClassVar[tuple[str, ...]] = ()
+    param_help: ClassVar[dict[str, str]] = {}
+    constraints: ClassVar[dict[str, Constraint]] = {"levels": at_least(1), "codebook_size": at_least(1)}
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for name in _NEEDS_FIT:
+            if name in cls.__dict__:
+                setattr(cls, name, _fitted_only(cls.__dict__[name]))
+        if "method" in cls.__dict__:
+            METHODS[cls.method] = cls
+
+    # --- parameters (scikit-learn's contract: the constructor's arguments, nothing else) ---------
     def get_params(self) -> dict[str, Any]:
-        return {k: v for k, v in vars(self).items() if not k.endswith("_") and not k.startswith("_")}
+        return {name: getattr(self, name) for name in params_of(type(self))}
+
+    def set_params(self, **params: Any) -> "Tokenizer":
+        check_params(self.method, type(self), params)
+        for name, value in params.items():
+            setattr(self, name, value)
+        return self
+
+    def check_params(self) -> None:
+        """Every parameter against its type and the class's constraints: fails before any work."""
+        check_params(self.method, type(self), self.get_params())
 
     @property
     def codebook_sizes(self) -> list[int]:
-        raise NotImplementedError
+        """Codes per level; every built-in method has ``levels`` × ``codebook_size``."""
+        return [self.codebook_size] * self.levels
 
     def fit(self, x: np.ndarray, pairs: ItemPairs | None = None) -> "Tokenizer":
         raise NotImplementedError
@@ -61,28 +103,30 @@ class Tokenizer:
 
     @classmethod
     def from_saved(cls, params: dict[str, Any], tensors: dict[str, np.ndarray]) -> "Tokenizer":
-        tok = cls(**params)
+        # folders saved before a parameter became fixed still name it; the class sets it now
+        tok = cls(**{k: v for k, v in params.items() if k not in cls.fixed_params})
         tok._restore(tensors)
         return tok
 
 
-def check_param(name: str, value: Any, default: Any) -> None:
-    """Refuse a parameter value whose type differs from its default's (JSON from the command line)."""
-    if default is None:
-        return
-    if isinstance(default, bool):
-        ok = isinstance(value, bool)
-    elif isinstance(default, int):
-        ok = isinstance(value, int) and not isinstance(value, bool)
-    elif isinstance(default, float):
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-    elif isinstance(default, (list, tuple)):
-        ok = isinstance(value, (list, tuple))
-    else:
-        ok = isinstance(value, type(default))
-    if not ok:
-        raise SidkitError(f"parameter {name}={json.dumps(value)}: expected {type(default).__name__} "
-                          f"like the default {json.dumps(default)}")
+def clone(tok: Tokenizer) -> Tokenizer:
+    """A new, unfitted tokenizer with the same parameters (scikit-learn's ``clone``)."""
+    return type(tok)(**copy.deepcopy(tok.get_params()))
+
+
+def is_fitted(tok: Tokenizer) -> bool:
+    """Fitted or loaded: it holds learned state (attributes ending in ``_``, scikit-learn's convention)."""
+    return any(k.endswith("_") and not k.startswith("__") for k in vars(tok))
+
+
+def _fitted_only(fn):
+    @functools.wraps(fn)
+    def wrapper(self, *args, **kwargs):
+        if not is_fitted(self):
+            raise SidkitError(f"{self.method}: {fn.__name__} before fit; expected fit(x) first, or a model "
+                              "folder loaded with load_tokenizer")
+        return fn(self, *args, **kwargs)
+    return wrapper
 
 
 def read_model_dir(directory: str | Path) -> tuple[str, dict[str, Any], dict[str, np.ndarray]]:

@@ -39,24 +39,32 @@ import torch
 
 from sidkit.collab.debiased_two_tower import DebiasedTwoTower
 from sidkit.collab.item_pairs import ItemPairs
+from sidkit.content.user_embeddings import SOURCES as USER_CONTENT
+from sidkit.data.embedding_matrix import as_matrix
 from sidkit.data.types import Interactions
 from sidkit.errors import SidkitError
-from sidkit.methods.checkpoint import has_checkpoint
 from sidkit.methods.das_train import DASNetwork, train_das
 from sidkit.methods.rqvae import RQVAE, encode_with, init_codebooks, network_tensors, restored
 from sidkit.objectives.multiview_alignment import VIEWS
-from sidkit.quantize.kmeans import as_matrix
+from sidkit.params import at_least, one_of, positive, some_of
+from sidkit.training.checkpoint import has_checkpoint
 
 
 class DAS(RQVAE):
     method = "das"
     needs_interactions = True
+    needs_pairs = False
+    fixed_params = ("objectives", "objective_params", "use_pairs")  # DAS's terms are not plug-ins
+    param_help = {"views": "alignment views", "debias": "a plain two-tower CF model (no debias branches)",
+                  "user_content": "how users' content is made"}
+    constraints = {"views": some_of(VIEWS), "cf_weight": at_least(0), "align_weight": at_least(0),
+                   "temperature": positive, "user_codebook_size": at_least(0), "user_content": one_of(USER_CONTENT),
+                   "half_life": positive}
 
     def __init__(self, views: tuple[str, ...] = VIEWS, debias: bool = True, cf_weight: float = 1.0,
                  align_weight: float = 0.5, temperature: float = 0.1, user_codebook_size: int = 0,
-                 user_content: str = "auto", half_life: float = 10.0, **params: Any) -> None:
-        params.setdefault("batch_size", 512)  # clicks a step; each RQ-VAE sees 2.5 × as many rows
-        super().__init__(**params)
+                 user_content: str = "auto", half_life: float = 10.0, batch_size: int = 512, **params: Any) -> None:
+        super().__init__(batch_size=batch_size, **params)  # batch_size: clicks a step; each RQ-VAE sees 2.5 × as many rows
         self.views = list(views)
         self.debias = debias
         self.cf_weight = cf_weight
@@ -66,26 +74,13 @@ class DAS(RQVAE):
         self.user_content = user_content
         self.half_life = half_life
 
-    def get_params(self) -> dict[str, Any]:
-        params = super().get_params()
-        del params["objectives"], params["objective_params"], params["use_pairs"]  # not plug-in based
-        return params
-
     @property
     def user_codebook_sizes(self) -> list[int]:
         return [self.user_codebook_size or self.codebook_size] * self.levels
 
     def build_objectives(self) -> list:
-        super().build_objectives()  # checks steps, lr, gradient
-        unknown = [v for v in self.views if v not in VIEWS]
-        if unknown:
-            raise SidkitError(f"unknown DAS view {unknown[0]!r}; expected some of {', '.join(VIEWS)}")
-        for name in ("cf_weight", "align_weight"):
-            if getattr(self, name) < 0:
-                raise SidkitError(f"{name}={getattr(self, name)}; expected a weight ≥ 0")
-        if not self.temperature > 0:
-            raise SidkitError(f"temperature={self.temperature}; expected a positive number")
-        return []
+        self.check_params()
+        return []  # DAS's terms are its own loop's (das_train.py), not plug-ins
 
     def fit(self, x: np.ndarray, pairs: ItemPairs | None = None, *, interactions: Interactions | None = None,
             user_x: np.ndarray | None = None, checkpoint_dir: str | Path | None = None, resume: bool = False,

@@ -1,4 +1,4 @@
-"""DAS's one-stage training loop, in one screen.
+"""DAS's one-stage training step (run by the shared step loop, training/step_loop.py), in one screen.
 
 Each step: ``batch_size`` training clicks (u, i) in a seeded per-epoch order, a co-click partner per
 click (u′ who also clicked i, i′ that u also clicked), and a uniform slice (half as many) of catalogue
@@ -18,20 +18,18 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from sidkit.collab.co_clicks import CoClicks
 from sidkit.collab.debiased_two_tower import DebiasedTwoTower, popularity_statistics
 from sidkit.collab.pair_batches import BatchPlan
 from sidkit.data.types import Interactions
-from sidkit.methods.checkpoint import has_checkpoint, load_checkpoint, save_checkpoint
 from sidkit.methods.rqvae_network import RQVAENetwork
 from sidkit.methods.train_loop import restart_dead_codes
-from sidkit.objectives.base import loss_total
 from sidkit.objectives.contrastive import info_nce
 from sidkit.objectives.debias import debias_terms
 from sidkit.objectives.multiview_alignment import DualBatch, MultiViewAlignment
 from sidkit.objectives.reconstruction import reconstruction_loss
+from sidkit.training.step_loop import train_steps
 
 
 class DASNetwork(nn.Module):
@@ -63,14 +61,8 @@ def train_das(net: DASNetwork, x_item: np.ndarray, x_user: np.ndarray, train: In
     clicks = BatchPlan(len(train), None, batch_size, seed)
     item_plan = BatchPlan(len(x_item), None, max(1, batch_size // 2), seed + 1)
     user_plan = BatchPlan(len(x_user), None, max(1, batch_size // 2), seed + 2)
-    opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=weight_decay)
-    start, log = 0, []
-    if resume and has_checkpoint(checkpoint_dir):
-        start, log = load_checkpoint(checkpoint_dir, net, opt, config)
 
-    net.train()
-    bar = tqdm(range(start, steps), initial=start, total=steps, desc="training das", disable=not progress, leave=False)
-    for step in bar:
+    def step_terms(step: int):
         rows = clicks.rows(step)[0]
         u, i = train.users[rows], train.items[rows]
         u2, i2 = co.sample(u, i, np.random.default_rng([seed, step]))
@@ -88,19 +80,13 @@ def train_das(net: DASNetwork, x_item: np.ndarray, x_user: np.ndarray, train: In
         terms.update(align(DualBatch(ut, it, torch.from_numpy(u2), torch.from_numpy(i2), qu.z_q[:b], qi.z_q[:b],
                                      qu.z_q[b:2 * b], qi.z_q[b:2 * b], towers.interest, towers.content,
                                      train.n_users)))
-        loss = loss_total(terms)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        return terms, (qi, qu)
 
-        entry = {"step": step + 1, "loss": loss.item(), **{k: v.item() for k, v in terms.items()}}
-        if (step + 1) % restart_every == 0:
-            entry["n_restarted_item_codes"] = restart_dead_codes(net.item, qi.residuals, seed, step, 0, 1)
-            entry["n_restarted_user_codes"] = restart_dead_codes(net.user, qu.residuals, seed + 1, step, 0, 1)
-        log.append(entry)
-        if step % 20 == 0:
-            bar.set_postfix(loss=f"{entry['loss']:.3f}", cf=f"{entry['cf']:.3f}")
-        if checkpoint_dir is not None and ((step + 1) % checkpoint_every == 0 or step + 1 == steps):
-            save_checkpoint(checkpoint_dir, net, opt, step + 1, log, config)
-    net.eval()
-    return log
+    def restart(step: int, q) -> dict[str, int]:
+        return {"n_restarted_item_codes": restart_dead_codes(net.item, q[0].residuals, seed, step, 0, 1),
+                "n_restarted_user_codes": restart_dead_codes(net.user, q[1].residuals, seed + 1, step, 0, 1)}
+
+    return train_steps(net, step_terms, steps=steps, lr=lr, weight_decay=weight_decay, config=config,
+                       restart_every=restart_every, restart=restart, shown=("loss", "cf"),
+                       checkpoint_dir=checkpoint_dir, checkpoint_every=checkpoint_every, resume=resume,
+                       progress=progress)

@@ -14,10 +14,10 @@ import numpy as np
 import torch
 
 from sidkit.collab.item_pairs import ItemPairs
+from sidkit.data.embedding_matrix import as_matrix
 from sidkit.errors import SidkitError
 from sidkit.methods.alignment_head import AlignmentHead, apply_head, train_alignment
 from sidkit.methods.base import Tokenizer
-from sidkit.quantize.kmeans import as_matrix
 from sidkit.quantize.residual_kmeans import ResidualKMeans
 from sidkit.quantize.topk_codes import topk_codes
 
@@ -39,10 +39,6 @@ class QARM(Tokenizer):
         self.temperature = temperature
         self.niter = niter
         self.seed = seed
-
-    @property
-    def codebook_sizes(self) -> list[int]:
-        return [self.codebook_size] * self.levels
 
     def fit(self, x: np.ndarray, pairs: ItemPairs | None = None) -> "QARM":
         if pairs is None:

@@ -17,18 +17,23 @@ from sidkit.methods.rqvae import RQVAE
 
 class QuaSID(RQVAE):
     method = "quasid"
+    fixed_params = ("objectives",)  # derived from the switches
+    param_help = {"contrastive": "without the dual-tower contrastive term",
+                  "hamr": "without Hamming-guided margin repulsion",
+                  "cvpm": "HaMR without the conflict-aware valid pair mask"}
 
-    def __init__(self, contrastive: bool = True, hamr: bool = True, cvpm: bool = True, **params: Any) -> None:
-        params.setdefault("use_pairs", True)
-        super().__init__(**params)
+    def __init__(self, contrastive: bool = True, hamr: bool = True, cvpm: bool = True, use_pairs: bool = True,
+                 **params: Any) -> None:
+        super().__init__(use_pairs=use_pairs, **params)
         self.contrastive = contrastive
         self.hamr = hamr
         self.cvpm = cvpm
-        self.objectives = [name for name, on in (("contrastive", contrastive), ("hamr", hamr)) if on]
-        if hamr:
-            self.objective_params["hamr"] = {"cvpm": cvpm, **self.objective_params.get("hamr", {})}
 
-    def get_params(self) -> dict[str, Any]:
-        params = super().get_params()
-        del params["objectives"]  # derived from the switches
-        return params
+    def objective_names(self) -> list[str]:
+        return [name for name, on in (("contrastive", self.contrastive), ("hamr", self.hamr)) if on]
+
+    def objective_specs(self) -> dict[str, dict[str, Any]]:
+        specs = super().objective_specs()
+        if "hamr" in specs:
+            specs["hamr"] = {"cvpm": self.cvpm, **specs["hamr"]}
+        return specs

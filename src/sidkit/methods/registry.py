@@ -1,26 +1,35 @@
-"""Method names → tokenizer classes. Later methods register here."""
+"""Method names → tokenizer classes. A tokenizer registers itself when its class is defined
+(``Tokenizer.__init_subclass__``); this module makes sure every module that defines one was imported:
+sidkit's own (every module of ``sidkit.methods``) and other distributions' (entry points in the group
+``sidkit.methods``)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from sidkit.errors import SidkitError
-from sidkit.methods.adasid import AdaSID
-from sidkit.methods.base import Tokenizer, read_model_dir
-from sidkit.methods.das import DAS
-from sidkit.methods.qarm import QARM
-from sidkit.methods.quasid import QuaSID
-from sidkit.methods.rq_kmeans import RQKMeans
-from sidkit.methods.rqvae import RQVAE
+from sidkit.methods.base import METHODS, Tokenizer, read_model_dir
+from sidkit.plugins import import_all
 
-METHODS: dict[str, type[Tokenizer]] = {cls.method: cls for cls in (RQKMeans, QARM, RQVAE, QuaSID, AdaSID, DAS)}
+import_all("sidkit.methods", "sidkit.methods")
+
+
+def method_names() -> list[str]:
+    return sorted(METHODS)
+
+
+def method_class(name: str) -> type[Tokenizer]:
+    cls = METHODS.get(name)
+    if cls is None:
+        raise SidkitError(f"unknown method {name!r}; expected one of {', '.join(method_names())}")
+    return cls
 
 
 def make_tokenizer(name: str, **params) -> Tokenizer:
-    cls = METHODS.get(name)
-    if cls is None:
-        raise SidkitError(f"unknown method {name!r}; expected one of {', '.join(METHODS)}")
-    return cls(**params)
+    cls = method_class(name)
+    tok = cls(**params)
+    tok.check_params()
+    return tok
 
 
 def load_tokenizer(directory: str | Path) -> Tokenizer:

@@ -18,10 +18,6 @@ class RQKMeans(Tokenizer):
         self.niter = niter
         self.seed = seed
 
-    @property
-    def codebook_sizes(self) -> list[int]:
-        return [self.codebook_size] * self.levels
-
     def fit(self, x: np.ndarray, pairs: ItemPairs | None = None) -> "RQKMeans":
         self.rq_ = ResidualKMeans(self.levels, self.codebook_size, self.niter, self.seed).fit(x)
         self.labels_ = self.rq_.labels_

@@ -14,7 +14,6 @@ Batches are pair batches when an objective needs pairs (or ``use_pairs``), else 
 
 from __future__ import annotations
 
-import inspect
 from pathlib import Path
 from typing import Any
 
@@ -23,18 +22,22 @@ import torch
 
 from sidkit.collab.item_pairs import ItemPairs
 from sidkit.collab.pair_batches import BatchPlan
+from sidkit.data.embedding_matrix import as_matrix
 from sidkit.errors import SidkitError
-from sidkit.methods.base import Tokenizer, check_param
-from sidkit.methods.checkpoint import has_checkpoint
+from sidkit.methods.base import Tokenizer
 from sidkit.methods.rqvae_network import RQVAENetwork
 from sidkit.methods.train_loop import train
 from sidkit.objectives import OBJECTIVES, Objective
+from sidkit.params import at_least, check_params, one_of, positive
 from sidkit.quantize.gradient_estimators import GRADIENT_ESTIMATORS
-from sidkit.quantize.kmeans import as_matrix
+from sidkit.training.checkpoint import has_checkpoint
 
 
 class RQVAE(Tokenizer):
     method = "rqvae"
+    constraints = {"gradient": one_of(GRADIENT_ESTIMATORS), "steps": at_least(1), "batch_size": at_least(4),
+                   "restart_every": at_least(1), "checkpoint_every": at_least(1), "lr": positive,
+                   "dim": at_least(1), "beta": at_least(0), "weight_decay": at_least(0)}
 
     def __init__(self, levels: int = 3, codebook_size: int = 256, dim: int = 32,
                  hidden: tuple[int, ...] = (512, 256, 128), beta: float = 0.25, gradient: str = "ste",
@@ -60,42 +63,35 @@ class RQVAE(Tokenizer):
         self.checkpoint_every = checkpoint_every
         self.seed = seed
 
-    @property
-    def codebook_sizes(self) -> list[int]:
-        return [self.codebook_size] * self.levels
+    def objective_names(self) -> list[str]:
+        """The plug-ins in use; methods that fix theirs (quasid, adasid) derive them from their switches."""
+        return list(self.objectives)
+
+    def objective_specs(self) -> dict[str, dict[str, Any]]:
+        """{objective name: its parameters}: what ``build_objectives`` makes."""
+        names = self.objective_names()
+        unknown = set(self.objective_params) - set(names)
+        if unknown:
+            raise SidkitError(f"parameters given for objectives not in use: {', '.join(sorted(unknown))}")
+        return {name: dict(self.objective_params.get(name, {})) for name in names}
 
     def build_objectives(self) -> list[Objective]:
         """The plug-in objectives, after checking every parameter (so a bad value fails before any work)."""
-        if self.gradient not in GRADIENT_ESTIMATORS:
-            raise SidkitError(f"gradient {self.gradient!r}; expected one of {', '.join(GRADIENT_ESTIMATORS)}")
-        for name, low in (("steps", 1), ("batch_size", 4), ("restart_every", 1), ("checkpoint_every", 1)):
-            if getattr(self, name) < low:
-                raise SidkitError(f"{name}={getattr(self, name)}; expected at least {low}")
-        if not self.lr > 0:
-            raise SidkitError(f"lr={self.lr}; expected a positive learning rate")
+        self.check_params()
         out = []
-        for name in self.objectives:
+        for name, params in self.objective_specs().items():
             if name not in OBJECTIVES:
                 raise SidkitError(f"unknown objective {name!r}; expected one of {', '.join(OBJECTIVES)}")
-            params = self.objective_params.get(name, {})
-            defaults = {k: p.default for k, p in inspect.signature(OBJECTIVES[name]).parameters.items()}
-            for key, value in params.items():
-                if key not in defaults:
-                    raise SidkitError(f"objective {name!r} has no parameter {key!r}; expected one of "
-                                      f"{', '.join(defaults)}")
-                check_param(f"{name}.{key}", value, defaults[key])
+            check_params(f"objective {name!r}", OBJECTIVES[name], params)
             try:
                 out.append(OBJECTIVES[name](**params))
             except ValueError as e:
                 raise SidkitError(f"objective {name!r}: {e}") from None
-        unknown = set(self.objective_params) - set(self.objectives)
-        if unknown:
-            raise SidkitError(f"parameters given for objectives not in use: {', '.join(sorted(unknown))}")
         return out
 
     @property
     def needs_pairs(self) -> bool:  # type: ignore[override]
-        return self.use_pairs or any(OBJECTIVES[n].needs_pairs for n in self.objectives if n in OBJECTIVES)
+        return self.use_pairs or any(OBJECTIVES[n].needs_pairs for n in self.objective_specs() if n in OBJECTIVES)
 
     def _network(self, d_in: int, codebook_size: int | None = None) -> RQVAENetwork:
         return RQVAENetwork(d_in, self.hidden, self.dim, self.levels, codebook_size or self.codebook_size, self.beta,
@@ -106,7 +102,8 @@ class RQVAE(Tokenizer):
         x = as_matrix(x)
         objectives = self.build_objectives()
         if self.needs_pairs and pairs is None:
-            raise SidkitError(f"{self.method} with objectives {self.objectives} needs item pairs mined from interactions")
+            raise SidkitError(f"{self.method} with objectives {list(self.objective_specs())} needs item pairs mined from "
+                              "interactions")
         if self.codebook_size > len(x):
             raise SidkitError(f"codebook size {self.codebook_size} is larger than the {len(x)} items; "
                               f"expected at most {len(x)}")

@@ -1,4 +1,5 @@
-"""The training loop of every gradient-trained tokenizer, in one screen.
+"""The training step of the RQ-VAE family (rqvae, quasid, adasid), run by the shared step loop
+(training/step_loop.py: optimizer, resume, progress, log, checkpoints).
 
 Each step: the batch plan gives catalogue rows → the network gives x̂, z, ẑ, codes → reconstruction +
 quantizer losses + every plug-in objective → one AdamW step. Every term is logged per step. Every
@@ -21,13 +22,12 @@ import numpy as np
 import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
-from tqdm.auto import tqdm
 
 from sidkit.collab.pair_batches import BatchPlan
-from sidkit.methods.checkpoint import has_checkpoint, load_checkpoint, save_checkpoint
 from sidkit.methods.rqvae_network import RQVAENetwork
-from sidkit.objectives.base import Batch, Objective, loss_total
+from sidkit.objectives.base import Batch, Objective
 from sidkit.objectives.reconstruction import reconstruction_loss
+from sidkit.training.step_loop import train_steps
 
 
 def colliding_pairs(codes: torch.Tensor, items: torch.Tensor) -> int:
@@ -49,16 +49,9 @@ def train(net: RQVAENetwork, objectives: list[Objective], x: np.ndarray, plan: B
           progress: bool = True) -> list[dict[str, float]]:
     rank, n_proc = world()
     xt = torch.as_tensor(x)
-    opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=weight_decay)
-    start, log = 0, []
-    if resume and has_checkpoint(checkpoint_dir):
-        start, log = load_checkpoint(checkpoint_dir, net, opt, config)
     model = DistributedDataParallel(net, broadcast_buffers=False) if n_proc > 1 else net
 
-    net.train()
-    bar = tqdm(range(start, steps), initial=start, total=steps, desc=f"training {config.get('method', '')}",
-               disable=not progress or rank != 0, leave=False)
-    for step in bar:
+    def step_terms(step: int):
         rows, n_pairs = plan.rows(step, rank, n_proc)
         items = torch.from_numpy(rows)
         batch = Batch(xt[items], items, n_pairs)
@@ -66,22 +59,14 @@ def train(net: RQVAENetwork, objectives: list[Objective], x: np.ndarray, plan: B
         terms = {"reconstruction": reconstruction_loss(batch.x, x_hat), **q.losses}
         for objective in objectives:
             terms.update(objective(batch, z, q.z_q, q.codes, step))
-        loss = loss_total(terms)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        return terms, (q, items)
 
-        entry = {"step": step + 1, "loss": loss.item(), **{k: v.item() for k, v in terms.items()},
-                 "n_batch_collision_pairs": colliding_pairs(q.codes, items)}
-        if (step + 1) % restart_every == 0:
-            entry["n_restarted_codes"] = restart_dead_codes(net, q.residuals, seed, step, rank, n_proc)
-        log.append(entry)
-        if step % 20 == 0:
-            bar.set_postfix(loss=f"{entry['loss']:.4f}", collisions=entry["n_batch_collision_pairs"])
-        if checkpoint_dir is not None and rank == 0 and ((step + 1) % checkpoint_every == 0 or step + 1 == steps):
-            save_checkpoint(checkpoint_dir, net, opt, step + 1, log, config)
-    net.eval()
-    return log
+    return train_steps(
+        net, step_terms, steps=steps, lr=lr, weight_decay=weight_decay, config=config, restart_every=restart_every,
+        extra=lambda step, s: {"n_batch_collision_pairs": colliding_pairs(s[0].codes, s[1])},
+        restart=lambda step, s: {"n_restarted_codes": restart_dead_codes(net, s[0].residuals, seed, step, rank, n_proc)},
+        shown=("loss", "n_batch_collision_pairs"), checkpoint_dir=checkpoint_dir, checkpoint_every=checkpoint_every,
+        resume=resume, progress=progress, writer=rank == 0)
 
 
 @torch.no_grad()

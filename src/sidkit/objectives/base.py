@@ -30,9 +30,21 @@ class Batch:
     n_pairs: int = 0
 
 
+OBJECTIVES: dict[str, type["Objective"]] = {}  # filled as plug-in classes are defined
+
+
 class Objective:
+    """A plug-in: a subclass that sets ``name`` in its class body registers itself under it, and
+    ``rqvae --objective NAME`` / ``objective_params={NAME: {...}}`` reach it with no other edit.
+    Its constructor's parameters are its settings (``sidkit.params``: typed, ``constraints`` beyond)."""
+
     name: ClassVar[str]
     needs_pairs: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        if "name" in cls.__dict__ and isinstance(cls.__dict__["name"], str):
+            OBJECTIVES[cls.name] = cls
 
     def params(self) -> dict[str, float | int | bool | str]:
         return dict(vars(self))

@@ -32,14 +32,3 @@ def nearest(x: np.ndarray, centroids: np.ndarray) -> np.ndarray:
     index.add(centroids)
     _, idx = index.search(x, 1)
     return idx[:, 0].astype(np.int64)
-
-
-def as_matrix(x: np.ndarray, name: str = "embeddings") -> np.ndarray:
-    """float32, C-contiguous, 2-D and finite: what faiss needs, checked once at the API boundary."""
-    x = np.asarray(x)
-    if x.ndim != 2 or x.shape[0] == 0 or x.shape[1] == 0:
-        raise SidkitError(f"{name}: shape {x.shape}; expected a non-empty (n_items, dim) matrix")
-    if not np.isfinite(x).all():
-        row = int(np.flatnonzero(~np.isfinite(x).all(axis=1))[0]) + 1
-        raise SidkitError(f"{name}: row {row}: NaN or inf; expected finite numbers")
-    return np.ascontiguousarray(x, dtype=np.float32)

@@ -11,7 +11,9 @@ from __future__ import annotations
 import faiss
 import numpy as np
 
-from sidkit.quantize.kmeans import as_matrix, kmeans_centroids, nearest
+from sidkit.data.embedding_matrix import as_matrix
+from sidkit.quantize.kmeans import kmeans_centroids, nearest
+from sidkit.quantize.residual import residual_walk
 
 
 class ResidualKMeans:
@@ -29,16 +31,12 @@ class ResidualKMeans:
         return list(k) if isinstance(k, (list, tuple)) else [int(k)] * self.levels
 
     def fit(self, x: np.ndarray) -> "ResidualKMeans":
-        residual = as_matrix(x).copy()
-        books, labels = [], []
-        for level, k in enumerate(self.codebook_sizes):
-            c = kmeans_centroids(residual, k, niter=self.niter, seed=self.seed + level)
-            idx = nearest(residual, c)
-            residual -= c[idx]
-            books.append(c)
-            labels.append(idx)
-        self.codebooks_ = books
-        self.labels_ = np.stack(labels, axis=1)
+        sizes = self.codebook_sizes
+        walk = residual_walk(as_matrix(x), lambda level, r: kmeans_centroids(r, sizes[level], niter=self.niter,
+                                                                             seed=self.seed + level),
+                             nearest, len(sizes))
+        self.codebooks_ = walk.codebooks
+        self.labels_ = np.stack(walk.codes, axis=1)
         return self
 
     def restore(self, codebooks: np.ndarray) -> "ResidualKMeans":
@@ -55,27 +53,17 @@ class ResidualKMeans:
         return self
 
     def encode(self, x: np.ndarray) -> np.ndarray:
-        residual = as_matrix(x).copy()
-        codes = np.empty((residual.shape[0], len(self.codebooks_)), dtype=np.int64)
-        for level, c in enumerate(self.codebooks_):
-            codes[:, level] = nearest(residual, c)
-            residual -= c[codes[:, level]]
-        return codes
+        return np.stack(residual_walk(as_matrix(x), self.codebooks_, nearest).codes, axis=1)
 
     def candidates(self, x: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Codes [N, L] and the ``k`` last-level codes nearest to each row's last residual [N, k], nearest
         first (column 0 is the code ``encode`` picks): where collision handling may move an item."""
-        residual = as_matrix(x).copy()
-        codes = np.empty((residual.shape[0], len(self.codebooks_)), dtype=np.int64)
-        for level, c in enumerate(self.codebooks_[:-1]):
-            codes[:, level] = nearest(residual, c)
-            residual -= c[codes[:, level]]
+        walk = residual_walk(as_matrix(x), self.codebooks_, nearest, len(self.codebooks_) - 1)
         last = np.ascontiguousarray(self.codebooks_[-1], dtype=np.float32)
         index = faiss.IndexFlatL2(last.shape[1])
         index.add(last)
-        _, cand = index.search(residual, min(k, len(last)))
-        codes[:, -1] = cand[:, 0]
-        return codes, cand.astype(np.int64)
+        _, cand = index.search(walk.residual, min(k, len(last)))
+        return np.stack(walk.codes + [cand[:, 0].astype(np.int64)], axis=1), cand.astype(np.int64)
 
     def decode(self, codes: np.ndarray) -> np.ndarray:
         """Sum of the chosen codewords: the quantised vector."""

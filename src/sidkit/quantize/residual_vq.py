@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from sidkit.quantize.gradient_estimators import GRADIENT_ESTIMATORS
+from sidkit.quantize.residual import residual_walk
 from sidkit.quantize.residual_kmeans import ResidualKMeans
 
 
@@ -48,47 +49,38 @@ class ResidualVQ(nn.Module):
         return ((c * c).sum(-1) - 2 * r @ c.T).argmin(-1)
 
     def forward(self, z: torch.Tensor) -> Quantized:
-        residual, total = z, torch.zeros_like(z)
-        codes, residuals, codebook, commitment = [], [], z.new_zeros(()), z.new_zeros(())
-        for level in range(self.levels):
-            c = self.codebooks[level]
-            idx = self._nearest(residual.detach(), c.detach())
+        total, codebook, commitment = torch.zeros_like(z), z.new_zeros(()), z.new_zeros(())
+
+        def losses(level: int, residual: torch.Tensor, idx: torch.Tensor) -> None:
+            nonlocal total, codebook, commitment
             # not c[idx]: its backward (index_put with accumulate) sums in a thread-dependent order on
             # CPU, and the same seed then gave different SIDs; index_select's backward does not
-            e = c.index_select(0, idx)
+            e = self.codebooks[level].index_select(0, idx)
             codebook = codebook + ((residual.detach() - e) ** 2).sum(-1).mean()
             commitment = commitment + ((residual - e.detach()) ** 2).sum(-1).mean()
             if self.training:
                 self.usage[level] += torch.bincount(idx, minlength=self.codebook_size).to(self.usage.dtype)
-            residuals.append(residual.detach())
-            codes.append(idx)
             total = total + e.detach()
-            residual = residual - e.detach()
+
+        # the walk sees detached codebooks: the residuals carry gradient to the encoder only
+        walk = residual_walk(z, lambda level, _: self.codebooks[level].detach(),
+                             lambda r, c: self._nearest(r.detach(), c), self.levels, keep_inputs=True, visit=losses)
         z_q = self.estimator(z, total)
-        return Quantized(z_q, torch.stack(codes, 1), residuals,
+        return Quantized(z_q, torch.stack(walk.codes, 1), [r.detach() for r in walk.inputs],
                          {"codebook": codebook, "commitment": self.beta * commitment})
 
     @torch.no_grad()
     def encode(self, z: torch.Tensor) -> torch.Tensor:
-        residual, codes = z, []
-        for level in range(self.levels):
-            c = self.codebooks[level]
-            idx = self._nearest(residual, c)
-            codes.append(idx)
-            residual = residual - c[idx]
-        return torch.stack(codes, 1)
+        return torch.stack(residual_walk(z, self.codebooks, self._nearest).codes, 1)
 
     @torch.no_grad()
     def candidates(self, z: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Codes [B, L] and the ``k`` last-level codes nearest to each last residual [B, k], nearest first."""
-        residual, codes = z, []
-        for level in range(self.levels - 1):
-            idx = self._nearest(residual, self.codebooks[level])
-            codes.append(idx)
-            residual = residual - self.codebooks[level][idx]
+        walk = residual_walk(z, self.codebooks, self._nearest, self.levels - 1)
         c = self.codebooks[-1]
-        cand = ((c * c).sum(-1) - 2 * residual @ c.T).topk(min(k, self.codebook_size), dim=-1, largest=False).indices
-        return torch.stack(codes + [cand[:, 0]], 1), cand
+        cand = ((c * c).sum(-1) - 2 * walk.residual @ c.T).topk(min(k, self.codebook_size), dim=-1,
+                                                               largest=False).indices
+        return torch.stack(walk.codes + [cand[:, 0]], 1), cand
 
     @torch.no_grad()
     def decode(self, codes: torch.Tensor) -> torch.Tensor:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import faiss
 import numpy as np
 
-from sidkit.quantize.kmeans import as_matrix
+from sidkit.data.embedding_matrix import as_matrix
 
 
 def topk_codes(queries: np.ndarray, codebook: np.ndarray, k: int, exclude_self: bool = False) -> np.ndarray:

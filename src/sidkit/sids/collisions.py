@@ -14,6 +14,7 @@ existing one (the lifecycle's promise that a SID, once given, never changes).
 from __future__ import annotations
 
 from collections import Counter
+from typing import Callable
 
 import numpy as np
 
@@ -64,3 +65,18 @@ def reassign(codes: np.ndarray, candidates: np.ndarray, capacity: int = 1,
             codes[i, -1] = chosen[-1]
         loads[chosen] += 1
     return codes, {"moved": moved, "over_capacity": over, "mean_rank": float(np.mean(ranks)) if ranks else 0.0}
+
+
+def handle_collisions(settings: dict, encode: Callable[[], np.ndarray],
+                      candidates: Callable[[int], tuple[np.ndarray, np.ndarray]],
+                      loads: Counter | None = None) -> tuple[np.ndarray, np.ndarray, dict]:
+    """The one place a collision mode is applied, for a fit and for every assign: (codes to store, codes
+    as encoded, what was done: the settings, plus what moved for ``reassign``). ``loads``: items already on
+    each tuple (the existing table; updated in place)."""
+    check_mode(settings["mode"], settings["k"], settings["capacity"])
+    if settings["mode"] == "reassign":
+        encoded, options = candidates(settings["k"])
+        codes, moves = reassign(encoded, options, settings["capacity"], loads)
+        return codes, encoded, {**settings, **moves}
+    encoded = encode()
+    return encoded, encoded, dict(settings)

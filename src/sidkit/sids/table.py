@@ -22,7 +22,7 @@ from sidkit.atomic import write_file, write_json
 from sidkit.errors import SidkitError, input_error
 from sidkit.sids.disambiguate import with_disambiguation
 from sidkit.sids.tokens import sid_to_tokens, token_vocabulary
-from sidkit.sids.versions import VERSIONS, read_version, version_numbers
+from sidkit.sids.versions import VERSIONS, with_versions
 
 
 @dataclass
@@ -131,17 +131,9 @@ class SemanticIDs:
         if "vq_codes" in table.column_names:
             vq = np.asarray(table.column("vq_codes").to_pylist(), dtype=np.int64)
         item_ids = [str(i) for i in table.column(id_column).to_pylist()]
-        # versions are items added by `sidkit assign`: they extend the item table only
-        numbers = [n for n in version_numbers(path.parent) if version is None or n <= version] if id_column == "item_id" else []
-        if version is not None and version > (numbers[-1] if numbers else 0):
-            raise SidkitError(f"{path.parent}: no version {version}; the latest is {numbers[-1] if numbers else 0}")
-        parts = [read_version(path.parent, n, codes.shape[1]) for n in numbers]
-        if parts:
-            item_ids = item_ids + [i for v in parts for i in v.item_ids]
-            codes = np.concatenate([codes] + [v.codes for v in parts])
-            if vq is not None:
-                vq = np.concatenate([vq] + [v.vq_codes if v.vq_codes is not None
-                                            else np.full((len(v.codes), vq.shape[1]), -1) for v in parts])
+        latest = 0
+        if id_column == "item_id":  # versions are items added by `sidkit assign`: they extend the item table only
+            item_ids, codes, vq, latest = with_versions(path.parent, item_ids, codes, vq, version)
         if not all(isinstance(k, int) and k >= 1 for k in sizes):
             raise input_error(manifest_path, f"codebook_sizes {sizes}; expected positive integers")
         bad = (codes < 0) | (codes >= np.asarray(sizes))
@@ -157,4 +149,4 @@ class SemanticIDs:
                 where = path if row < table.num_rows else path.parent / VERSIONS
                 raise input_error(where, f"item {item!r} appears twice; expected each item once")
             seen.add(item)
-        return cls(item_ids, codes, sizes, vq, manifest, numbers[-1] if numbers else 0, id_column)
+        return cls(item_ids, codes, sizes, vq, manifest, latest, id_column)

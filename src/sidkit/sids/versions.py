@@ -93,3 +93,21 @@ def read_version(directory: str | Path, number: int, levels: int) -> Version:
         vq = np.asarray(table.column("vq_codes").to_pylist(), dtype=np.int64)
     codes = np.asarray(codes_list, dtype=np.int64).reshape(len(codes_list), levels)
     return Version(number, [str(i) for i in table.column("item_id").to_pylist()], codes, vq, meta)
+
+
+def with_versions(directory: str | Path, item_ids: list[str], codes: np.ndarray, vq: np.ndarray | None,
+                  version: int | None = None) -> tuple[list[str], np.ndarray, np.ndarray | None, int]:
+    """Version 0 (``sids.parquet``'s rows) extended by every version file up to ``version`` (default: the
+    latest), in order, and the number of the last one read; VQ codes of rows a version did not carry are −1."""
+    numbers = [n for n in version_numbers(directory) if version is None or n <= version]
+    if version is not None and version > (numbers[-1] if numbers else 0):
+        raise SidkitError(f"{directory}: no version {version}; the latest is {numbers[-1] if numbers else 0}")
+    parts = [read_version(directory, n, codes.shape[1]) for n in numbers]
+    if not parts:
+        return item_ids, codes, vq, 0
+    item_ids = item_ids + [i for v in parts for i in v.item_ids]
+    codes = np.concatenate([codes] + [v.codes for v in parts])
+    if vq is not None:
+        vq = np.concatenate([vq] + [v.vq_codes if v.vq_codes is not None
+                                    else np.full((len(v.codes), vq.shape[1]), -1) for v in parts])
+    return item_ids, codes, vq, numbers[-1]

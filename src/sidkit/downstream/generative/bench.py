@@ -12,6 +12,7 @@ missing, not dropped. Units run seed by seed, so a run cut short has every metho
 
 from __future__ import annotations
 
+import inspect
 import json
 import sys
 import time
@@ -24,6 +25,7 @@ from sidkit.content.text_encoder import TextEncoder
 from sidkit.data.types import Dataset
 from sidkit.downstream.generative.run import KS, check_config, evaluate_generative, sasrec_baseline
 from sidkit.errors import SidkitError
+from sidkit.params import params_of
 from sidkit.sids.table import SemanticIDs
 
 METRICS = [f"{m}@{k}" for m in ("recall", "ndcg") for k in KS]
@@ -82,8 +84,9 @@ def bench_generative(ds: Dataset, encoder: TextEncoder | None, methods: list[str
             folder = out / SIDS / f"{method}-seed{seed}"
             if not (folder / "sids.parquet").is_file():
                 if prep is None:
-                    prep = prepare(ds, encoder, need_users="das" in methods, seed=0)
-                params = {k: v for k, v in (fit_params or {}).items() if k in METHODS[method]().get_params()}
+                    prep = prepare(ds, encoder, seed=0,
+                                   need_users=any(METHODS[m].needs_interactions for m in methods if m in METHODS))
+                params = {k: v for k, v in (fit_params or {}).items() if k in params_of(METHODS[method])}
                 fit_to_dir(prep, method, folder, seed=seed, fit_options=_fit_options(METHODS[method]), **params)
             table = SemanticIDs.read(folder)
             quality = json.loads((folder / "quality.json").read_text(encoding="utf-8"))
@@ -109,7 +112,7 @@ def _write_table(out: Path, methods: list[str], seeds: list[int]) -> dict:
 
 
 def _fit_options(cls) -> dict | None:
-    return {"progress": False} if "steps" in cls().get_params() else None
+    return {"progress": False} if "progress" in inspect.signature(cls.fit).parameters else None
 
 
 def _mean_std(values: list[float]) -> dict[str, float]:

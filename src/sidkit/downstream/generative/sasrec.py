@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from sidkit.downstream.generative.early_stopping import EarlyStopping
+from sidkit.downstream.generative.early_stopping import ValidatedStopping
 from sidkit.downstream.generative.split import Examples, SequenceSplit
 
 
@@ -76,7 +76,7 @@ class SASRec:
         train = [s[:-2] if len(s) >= 3 else s for s in sequences]
         train = [s for s in train if len(s) >= 2]
         windows = torch.from_numpy(_window(train, self.max_len + 1))  # inputs [:, :-1], targets [:, 1:]
-        stopping = EarlyStopping(self.net_, "sasrec", self.epochs, self.eval_every, self.patience, progress)
+        stopping = ValidatedStopping(self.net_, "sasrec", self.epochs, self.eval_every, self.patience, progress)
         for epoch in range(self.epochs):
             self.net_.train()
             total = 0.0

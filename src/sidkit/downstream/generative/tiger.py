@@ -30,7 +30,7 @@ from tqdm.auto import tqdm
 
 from sidkit.downstream.generative.beam_decoder import BeamDecoder
 from sidkit.downstream.generative.beam_search import constrained_beam_search
-from sidkit.downstream.generative.early_stopping import EarlyStopping
+from sidkit.downstream.generative.early_stopping import ValidatedStopping
 from sidkit.downstream.generative.length_batches import history_lengths, length_batches
 from sidkit.downstream.generative.split import Examples, SequenceSplit
 from sidkit.downstream.generative.trie import SIDTrie
@@ -163,7 +163,7 @@ class Tiger:
         if cfg.valid_users and len(valid) > cfg.valid_users:  # a fixed seeded subset, the same every epoch
             keep = np.sort(rng.choice(len(valid), cfg.valid_users, replace=False))
             valid = Examples(valid.users[keep], valid.history[keep], valid.target[keep])
-        stopping = EarlyStopping(self.net_, "tiger", cfg.epochs, cfg.eval_every, cfg.patience, progress)
+        stopping = ValidatedStopping(self.net_, "tiger", cfg.epochs, cfg.eval_every, cfg.patience, progress)
         lengths = history_lengths(split.train.history[:, -cfg.max_len:])
         steps_per_epoch = math.ceil(len(inputs) / cfg.batch_size)
         t0 = time.perf_counter()

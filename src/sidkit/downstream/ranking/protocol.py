@@ -56,28 +56,25 @@ class CodeSource:
                             user=self.user if "user" in parts else None, user_sizes=self.user_sizes)
 
 
-def qarm_codes(samples: RankingSamples, x: np.ndarray, *, levels: int, codebook_size: int, seed: int,
-               cache_dir: str | Path | None = None) -> CodeSource:
-    """QARM fitted on the training clicks; its pairs come from the pair cache when ``cache_dir`` holds them."""
-    from sidkit.methods.qarm import QARM
-
-    pairs, _ = mine_or_load(samples.train_clicks, ("u2i", "swing"), seed, cache_dir)
-    tok = QARM(levels=levels, codebook_size=codebook_size, seed=seed).fit(x, pairs)
-    return CodeSource("qarm (fitted on training clicks)", tok.labels_, tok.codebook_sizes, tok.vq_codes_, tok.aligned_)
-
-
-def das_codes(samples: RankingSamples, ds: Dataset, x: np.ndarray, encoder: TextEncoder | None, *, levels: int,
-              codebook_size: int, seed: int, params: dict | None = None) -> CodeSource:
-    """DAS fitted on the training clicks; user content from profiles, or from training histories only."""
+def fitted_codes(method: str, samples: RankingSamples, ds: Dataset, x: np.ndarray, encoder: TextEncoder | None, *,
+                 levels: int, codebook_size: int, seed: int, params: dict | None = None,
+                 cache_dir: str | Path | None = None) -> CodeSource:
+    """Any method fitted on the training clicks only: its pairs mined from them (through the pair cache
+    when ``cache_dir`` holds them), its users' content from profiles or training histories. Whatever
+    the method makes beside item codes comes along: VQ codes and the aligned space (qarm), user codes (das)."""
     from sidkit.content.user_embeddings import user_embeddings
-    from sidkit.methods.das import DAS
+    from sidkit.methods import make_tokenizer
+    from sidkit.workflow import fit_tokenizer
 
-    params = dict(params or {})
-    tok = DAS(levels=levels, codebook_size=codebook_size, seed=seed, **params)
-    user_x = user_embeddings(ds, samples.train_clicks, x, encoder, tok.user_content, tok.half_life)
-    tok.fit(x, interactions=samples.train_clicks, user_x=user_x, progress=False)
-    return CodeSource("das (fitted on training clicks)", tok.labels_, tok.codebook_sizes,
-                      user=tok.user_labels_, user_sizes=tok.user_codebook_sizes)
+    tok = make_tokenizer(method, levels=levels, codebook_size=codebook_size, seed=seed, **(params or {}))
+    pairs = mine_or_load(samples.train_clicks, ("u2i", "swing"), seed, cache_dir)[0] if tok.needs_pairs else None
+    user_x = (user_embeddings(ds, samples.train_clicks, x, encoder, tok.user_content, tok.half_life)
+              if tok.needs_interactions else None)
+    fit_tokenizer(tok, x, pairs=pairs, interactions=samples.train_clicks, user_x=user_x, progress=False)
+    user = getattr(tok, "user_labels_", None)
+    return CodeSource(f"{method} (fitted on training clicks)", tok.labels_, tok.codebook_sizes,
+                      getattr(tok, "vq_codes_", None), getattr(tok, "aligned_", None), user,
+                      tok.user_codebook_sizes if user is not None else None)
 
 
 def sid_folder_codes(folder: str | Path, item_ids: list[str], user_ids: list[str] | None = None) -> CodeSource:

@@ -16,13 +16,11 @@ import numpy as np
 from sidkit.content.item_embeddings import item_embeddings
 from sidkit.content.text_encoder import TextEncoder
 from sidkit.data.types import Dataset
-from sidkit.downstream.ranking.protocol import VARIANTS, das_codes, qarm_codes, run_variant, sid_folder_codes
+from sidkit.downstream.ranking.protocol import VARIANTS, fitted_codes, run_variant, sid_folder_codes
 from sidkit.downstream.ranking.samples import build_samples, histories
 from sidkit.errors import SidkitError
+from sidkit.params import check_params
 from sidkit.workflow import pair_cache_dir
-
-
-CODE_SOURCES = ("qarm", "das")
 
 
 def check_variants(variants: list[str], item_ids: bool = True) -> None:
@@ -42,13 +40,12 @@ def evaluate_ranking(ds: Dataset, encoder: TextEncoder | None, variants: list[st
                      progress: bool = False) -> dict:
     """{variant: {task: {auc, uauc, gauc, *_std, n, n_users}, "groups": ..., "cold_start": ..., "per_seed"}}.
 
-    ``codes``: the tokenizer fitted per seed on the training clicks (``qarm`` or ``das``, with
+    ``codes``: the method fitted per seed on the training clicks (any registered one, with
     ``code_params`` for its constructor), unless ``sids`` names a SID folder."""
+    from sidkit.methods import method_class
+
     check_variants(variants, item_ids)
-    if codes not in CODE_SOURCES:
-        raise SidkitError(f"codes {codes!r}; expected one of {', '.join(CODE_SOURCES)}")
-    if code_params and codes != "das":
-        raise SidkitError(f"tokenizer parameters {sorted(code_params)} are for das; expected codes='das'")
+    check_params(codes, method_class(codes), code_params or {})
     say = (lambda msg: print(msg, file=sys.stderr, flush=True)) if progress else (lambda msg: None)
     need_codes = any(VARIANTS[v] for v in variants)
     x = item_embeddings(ds, encoder) if need_codes and sids is None else None
@@ -62,12 +59,9 @@ def evaluate_ranking(ds: Dataset, encoder: TextEncoder | None, variants: list[st
         if need_codes:
             if sids is not None:
                 source = sid_folder_codes(sids, ds.catalog.item_ids, ds.interactions.user_ids)
-            elif codes == "das":
-                source = das_codes(samples, ds, x, encoder, levels=levels, codebook_size=codebook_size, seed=seed,
-                                   params=code_params)
             else:
-                source = qarm_codes(samples, x, levels=levels, codebook_size=codebook_size, seed=seed,
-                                    cache_dir=pair_cache_dir(encoder))
+                source = fitted_codes(codes, samples, ds, x, encoder, levels=levels, codebook_size=codebook_size,
+                                      seed=seed, params=code_params, cache_dir=pair_cache_dir(encoder))
         for v in variants:
             t = time.perf_counter()
             try:
