@@ -307,7 +307,7 @@ def test_every_method_can_assign(scientific_prepared, tmp_path):
         params = {k: v for k, v in quick.items() if k in params_of(METHODS[method])}
         result_dir = fit_part(prep, method, tmp_path / method, **small, **params)
         store = SIDStore(result_dir)
-        for mode in ("disambiguate", "reassign"):
+        for mode in ("disambiguate", "reassign", "reassign-optimal"):
             report = store.assign(Catalog([f"{mode}{i}" for i in ids], embeddings={"embedding": x}), {"mode": mode})
             assert report["new"] == 50, method
         table = SemanticIDs.read(result_dir)

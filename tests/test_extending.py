@@ -178,7 +178,7 @@ def test_the_residual_walk_is_the_same_in_numpy_and_torch():
         got, cand = quantizer.candidates(xs, 3)
         np.testing.assert_array_equal(np.asarray(got), codes)
         assert (np.asarray(cand)[:, 0] == codes[:, -1]).all()
-    walk = residual_walk(x, list(books), lambda r, c: np.argmin(((r[:, None] - c) ** 2).sum(-1), 1), keep_inputs=True)
+    walk = residual_walk(x, list(books), lambda r, c, _: np.argmin(((r[:, None] - c) ** 2).sum(-1), 1), keep_inputs=True)
     np.testing.assert_allclose(walk.residual, 0, atol=1e-4)
     assert len(walk.inputs) == levels and walk.inputs[0] is x
 

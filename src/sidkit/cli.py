@@ -203,10 +203,14 @@ def cmd_quality(args: argparse.Namespace) -> int:
         quality["collab_prefix_agreement"] = collab_prefix_agreement(table.codes, to_row[prev][keep], to_row[last][keep])
     if "collisions" in table.manifest:  # how the fit handled collisions, with the figures before
         quality["collisions"] = table.manifest["collisions"]
-    try:  # the input-duplicate shares need the fit's inputs: the fit measured them
-        duplicates = json.loads((_sid_folder(args.sids) / "quality.json").read_text(encoding="utf-8"))["input_duplicates"]
+    try:  # figures that need the fit's inputs (embeddings, the tokenizer): the fit measured them
+        fitted = json.loads((_sid_folder(args.sids) / "quality.json").read_text(encoding="utf-8"))
+        duplicates = fitted["input_duplicates"]
     except (OSError, ValueError, KeyError, TypeError):
-        duplicates = None
+        fitted, duplicates = {}, None
+    for key in ("neighbour_preservation@10", "reconstruction_mse"):
+        if isinstance(fitted, dict) and key in fitted:
+            quality[key] = fitted[key]
     if duplicates is not None:
         import warnings
 

@@ -29,7 +29,7 @@ from sidkit.errors import SidkitError, SidkitWarning
 from sidkit.methods.base import Tokenizer
 from sidkit.methods.registry import make_tokenizer
 from sidkit.sids.collisions import DEFAULT_COLLISIONS, SHOWN, check_mode, handle_collisions
-from sidkit.sids.quality import collab_prefix_agreement, sid_quality
+from sidkit.sids.quality import collab_prefix_agreement, neighbour_preservation, sid_quality
 from sidkit.sids.table import SemanticIDs
 
 
@@ -141,6 +141,9 @@ def fit_method(prep: Prepared, method: str, *, levels: int = 3, codebook_size: i
     quality = sid_quality(sids.codes, sids.codebook_sizes)
     quality["collab_prefix_agreement"] = collab_prefix_agreement(sids.codes, *prep.held_out)
     quality["collisions"] = handled
+    quality["neighbour_preservation@10"] = neighbour_preservation(prep.embeddings, sids.codes)
+    if type(tok).decode is not Tokenizer.decode:  # a method that can decode: how much its codes lose
+        quality["reconstruction_mse"] = tok.reconstruction_mse(prep.embeddings, encoded)
     quality["input_duplicates"] = prep.input_duplicates or duplicate_inputs(prep.embeddings)
     users = user_quality = None
     if getattr(tok, "user_labels_", None) is not None:

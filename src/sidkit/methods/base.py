@@ -28,7 +28,7 @@ from sidkit.params import Constraint, at_least, check_params, params_of
 METHODS: dict[str, type["Tokenizer"]] = {}  # filled as tokenizer classes are defined (see registry.py)
 
 # Public methods that read fitted state: calling one before fit (or load) is a one-line error.
-_NEEDS_FIT = ("encode", "candidates", "transform", "decode", "vq_encode", "encode_users")
+_NEEDS_FIT = ("encode", "candidates", "transform", "decode", "decode_target", "vq_encode", "encode_users")
 
 
 class Tokenizer:
@@ -87,6 +87,22 @@ class Tokenizer:
         choices collision re-assignment has (sids.collisions)."""
         raise SidkitError(f"{self.method} cannot list last-level candidates; expected collision mode "
                           "'disambiguate' for this method")
+
+    def decode(self, codes: np.ndarray) -> np.ndarray:
+        """The vectors [N, d] that ``codes`` [N, L] stand for, in the space of ``decode_target(x)``."""
+        raise SidkitError(f"{self.method} cannot decode codes; expected a method with a decoder")
+
+    def decode_target(self, x: np.ndarray) -> np.ndarray:
+        """What ``decode(encode(x))`` reconstructs: ``x`` itself, unless the codes quantise a transform of it
+        (QARM's aligned space)."""
+        return x
+
+    def reconstruction_mse(self, x: np.ndarray, codes: np.ndarray | None = None) -> float:
+        """Mean squared error per dimension of ``decode(codes)`` against ``decode_target(x)`` (``codes``
+        default: ``encode(x)``)."""
+        x = np.asarray(x, dtype=np.float32)
+        codes = self.encode(x) if codes is None else codes
+        return float(np.mean((self.decode_target(x) - self.decode(codes)) ** 2, dtype=np.float64))
 
     # --- artifacts -------------------------------------------------------------------------------
     def _tensors(self) -> dict[str, np.ndarray]:

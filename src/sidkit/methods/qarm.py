@@ -64,6 +64,13 @@ class QARM(Tokenizer):
     def candidates(self, x: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         return self.rq_.candidates(self.transform(x), k)
 
+    def decode(self, codes: np.ndarray) -> np.ndarray:
+        """Points of the aligned space M (the head cannot be inverted back to content)."""
+        return self.rq_.decode(np.asarray(codes, dtype=np.int64))
+
+    def decode_target(self, x: np.ndarray) -> np.ndarray:
+        return self.transform(x)
+
     def vq_encode(self, x: np.ndarray) -> np.ndarray:
         """VQ codes of new items: their top-K most similar fitted items."""
         return topk_codes(self.transform(x), self.aligned_, self.vq_k)

@@ -135,6 +135,13 @@ class RQVAE(Tokenizer):
                      for s in range(0, len(xt), batch_size)]
         return torch.cat([p[0] for p in parts]).numpy(), torch.cat([p[1] for p in parts]).numpy()
 
+    def decode(self, codes: np.ndarray, batch_size: int = 65536) -> np.ndarray:
+        """x̂ = decoder(Σ_l codeword_l): the network's reconstruction from the codes alone."""
+        ct = torch.from_numpy(np.asarray(codes, dtype=np.int64))
+        with torch.inference_mode():
+            return torch.cat([self.net_.decoder(self.net_.quantizer.decode(ct[s:s + batch_size]))
+                              for s in range(0, len(ct), batch_size)]).numpy()
+
     def _tensors(self) -> dict[str, np.ndarray]:
         return network_tensors(self.net_)
 

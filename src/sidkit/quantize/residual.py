@@ -21,11 +21,12 @@ class Walk:
     inputs: list[Any] = field(default_factory=list)    # each level's input (kept only when asked)
 
 
-def residual_walk(x: Any, codebooks: Sequence[Any] | Callable[[int, Any], Any], nearest: Callable[[Any, Any], Any],
+def residual_walk(x: Any, codebooks: Sequence[Any] | Callable[[int, Any], Any], nearest: Callable[[Any, Any, int], Any],
                   levels: int | None = None, keep_inputs: bool = False,
                   visit: Callable[[int, Any, Any], None] | None = None) -> Walk:
     """Walk ``levels`` levels (default: every codebook given). ``codebooks`` is a sequence, or a function
-    (level, residual) → codebook for quantizers that learn each level from the residuals (``fit``).
+    (level, residual) → codebook for quantizers that learn each level from the residuals (``fit``);
+    ``nearest(residual, codebook, level)`` picks each row's code (the level: for per-level code prices).
     ``visit(level, residual, code)`` runs at each level before the step down (RQ-VAE's losses: built
     in this order, autograd sums their gradients in the same order as before, so the same seed keeps
     giving the same weights to the last bit)."""
@@ -34,7 +35,7 @@ def residual_walk(x: Any, codebooks: Sequence[Any] | Callable[[int, Any], Any], 
     walk = Walk([], [], x)
     for level in range(n):
         c = book(level, walk.residual)
-        idx = nearest(walk.residual, c)
+        idx = nearest(walk.residual, c, level)
         if keep_inputs:
             walk.inputs.append(walk.residual)
         walk.codes.append(idx)

@@ -64,19 +64,20 @@ class ResidualVQ(nn.Module):
 
         # the walk sees detached codebooks: the residuals carry gradient to the encoder only
         walk = residual_walk(z, lambda level, _: self.codebooks[level].detach(),
-                             lambda r, c: self._nearest(r.detach(), c), self.levels, keep_inputs=True, visit=losses)
+                             lambda r, c, _: self._nearest(r.detach(), c), self.levels, keep_inputs=True,
+                             visit=losses)
         z_q = self.estimator(z, total)
         return Quantized(z_q, torch.stack(walk.codes, 1), [r.detach() for r in walk.inputs],
                          {"codebook": codebook, "commitment": self.beta * commitment})
 
     @torch.no_grad()
     def encode(self, z: torch.Tensor) -> torch.Tensor:
-        return torch.stack(residual_walk(z, self.codebooks, self._nearest).codes, 1)
+        return torch.stack(residual_walk(z, self.codebooks, lambda r, c, _: self._nearest(r, c)).codes, 1)
 
     @torch.no_grad()
     def candidates(self, z: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Codes [B, L] and the ``k`` last-level codes nearest to each last residual [B, k], nearest first."""
-        walk = residual_walk(z, self.codebooks, self._nearest, self.levels - 1)
+        walk = residual_walk(z, self.codebooks, lambda r, c, _: self._nearest(r, c), self.levels - 1)
         c = self.codebooks[-1]
         cand = ((c * c).sum(-1) - 2 * walk.residual @ c.T).topk(min(k, self.codebook_size), dim=-1,
                                                                largest=False).indices

@@ -37,7 +37,7 @@ class NewItem(BaseModel):
 class AssignRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     items: list[NewItem] = Field(min_length=1)
-    collisions: Literal["disambiguate", "reassign"] | None = None
+    collisions: Literal["disambiguate", "reassign", "reassign-optimal"] | None = None
     k: int | None = Field(None, ge=1)
     capacity: int | None = Field(None, ge=1)
 

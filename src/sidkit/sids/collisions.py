@@ -6,6 +6,12 @@
   ``k`` last-level codes nearest to its last residual (same prefix), nearest first among equally loaded
   ones. Only the last level moves, so the coarse levels' meaning is kept; an item with no candidate
   under capacity keeps its nearest code and the disambiguation level separates it.
+- ``reassign-optimal``: the same moves chosen together instead of one item at a time: within each group
+  of new items sharing their first L−1 codes, a minimum-cost matching (scipy's ``linear_sum_assignment``)
+  of items to the free places on their ``k`` candidate tuples, where an item costs the rank of the
+  candidate it gets (0: its own nearest code). It first places as many items as any assignment can, then
+  moves them as little as possible in total; greedy can strand an item whose only free candidate an
+  earlier item took.
 
 Items are taken in row order and earlier rows keep their place: appending new items never moves an
 existing one (the lifecycle's promise that a SID, once given, never changes).
@@ -20,7 +26,7 @@ import numpy as np
 
 from sidkit.errors import SidkitError
 
-MODES = ("disambiguate", "reassign")
+MODES = ("disambiguate", "reassign", "reassign-optimal")
 DEFAULT_COLLISIONS = {"mode": "disambiguate", "k": 16, "capacity": 1}
 SHOWN = ("collision_rate", "max_bucket", "n_unique_sids", "sid_entropy")  # figures given before and after
 
@@ -67,6 +73,55 @@ def reassign(codes: np.ndarray, candidates: np.ndarray, capacity: int = 1,
     return codes, {"moved": moved, "over_capacity": over, "mean_rank": float(np.mean(ranks)) if ranks else 0.0}
 
 
+def reassign_optimal(codes: np.ndarray, candidates: np.ndarray, capacity: int = 1,
+                     loads: Counter | None = None) -> tuple[np.ndarray, dict]:
+    """``reassign``'s contract (same arguments, same report), with the moves of each prefix group chosen
+    by one minimum-cost matching. Existing items (``loads``) never move; items left without a free place
+    keep their nearest code (``over_capacity``)."""
+    from scipy.optimize import linear_sum_assignment
+
+    codes = np.asarray(codes, dtype=np.int64).copy()
+    candidates = np.asarray(candidates, dtype=np.int64)
+    loads = Counter() if loads is None else loads
+    groups: dict[tuple, list[int]] = {}
+    for i, row in enumerate(codes[:, :-1].tolist()):
+        groups.setdefault(tuple(row), []).append(i)
+    moved = over = 0
+    ranks = []
+    for prefix, rows in groups.items():
+        # the free places: one column per item a candidate tuple can still take (at most K·capacity)
+        free: dict[int, int] = {}
+        for i in rows:
+            for c in candidates[i].tolist():
+                if c not in free:
+                    free[c] = min(len(rows), max(0, capacity - loads[prefix + (c,)]))
+        slots = [c for c, n in free.items() for _ in range(n)]
+        # a place that is not among an item's candidates costs more than all ranks together, so the
+        # matching first places as many items as any assignment can, then minimises the total rank
+        never = float(candidates.shape[1] * len(rows) + 1)
+        cost = np.full((len(rows), len(slots)), never)
+        column = {c: [] for c in free}
+        for col, c in enumerate(slots):
+            column[c].append(col)
+        for r, i in enumerate(rows):
+            for rank, c in enumerate(candidates[i].tolist()):
+                cost[r, column[c]] = np.minimum(cost[r, column[c]], rank)
+        place = dict(zip(*linear_sum_assignment(cost))) if slots else {}
+        for r, i in enumerate(rows):
+            col = place.get(r)
+            if col is None or cost[r, col] == never:
+                over += 1
+                chosen = int(candidates[i, 0])
+            else:
+                chosen, rank = slots[col], int(cost[r, col])
+                if rank:
+                    moved += 1
+                    ranks.append(rank)
+            codes[i, -1] = chosen
+            loads[prefix + (chosen,)] += 1
+    return codes, {"moved": moved, "over_capacity": over, "mean_rank": float(np.mean(ranks)) if ranks else 0.0}
+
+
 def handle_collisions(settings: dict, encode: Callable[[], np.ndarray],
                       candidates: Callable[[int], tuple[np.ndarray, np.ndarray]],
                       loads: Counter | None = None) -> tuple[np.ndarray, np.ndarray, dict]:
@@ -74,9 +129,10 @@ def handle_collisions(settings: dict, encode: Callable[[], np.ndarray],
     as encoded, what was done: the settings, plus what moved for ``reassign``). ``loads``: items already on
     each tuple (the existing table; updated in place)."""
     check_mode(settings["mode"], settings["k"], settings["capacity"])
-    if settings["mode"] == "reassign":
+    if settings["mode"] in ("reassign", "reassign-optimal"):
         encoded, options = candidates(settings["k"])
-        codes, moves = reassign(encoded, options, settings["capacity"], loads)
+        move = reassign if settings["mode"] == "reassign" else reassign_optimal
+        codes, moves = move(encoded, options, settings["capacity"], loads)
         return codes, encoded, {**settings, **moves}
     encoded = encode()
     return encoded, encoded, dict(settings)
