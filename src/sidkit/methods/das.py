@@ -44,7 +44,8 @@ from sidkit.data.embedding_matrix import as_matrix
 from sidkit.data.types import Interactions
 from sidkit.errors import SidkitError
 from sidkit.methods.das_train import DASNetwork, train_das
-from sidkit.methods.rqvae import RQVAE, encode_with, init_codebooks, network_tensors, restored
+from sidkit.methods.rqvae import (RQVAE, balance_after_training, encode_with, init_codebooks, network_tensors,
+                                  restored)
 from sidkit.objectives.multiview_alignment import VIEWS
 from sidkit.params import at_least, one_of, positive, some_of
 from sidkit.training.checkpoint import has_checkpoint
@@ -116,6 +117,7 @@ class DAS(RQVAE):
             restart_every=self.restart_every, cf_weight=self.cf_weight, align_weight=self.align_weight,
             temperature=self.temperature, seed=self.seed, config=config, checkpoint_dir=checkpoint_dir,
             checkpoint_every=self.checkpoint_every, resume=resume, progress=progress)
+        balance_after_training(self.net_, x, self.balance_levels, self.balance_epsilon)
         self.labels_ = self.encode(x)
         self.user_labels_ = self.encode_users(user_x)
         return self

@@ -10,6 +10,11 @@ optimizer ``steps`` (not epochs, so methods with pair batches and item batches g
 Plug-in objectives (``objectives``: names from ``sidkit.objectives.OBJECTIVES``, ``objective_params``:
 {name: {param: value}}) attach here, so ``rqvae`` + ``hamr`` is QuaSID's repulsion on plain TIGER.
 Batches are pair batches when an objective needs pairs (or ``use_pairs``), else uniform item batches.
+
+``balance_levels=n`` (``--balance-levels``; quasid, adasid and das have it too): after training, the last
+n levels get Sinkhorn prices from the catalogue's residuals (LC-Rec's uniform mapping of the last level,
+quantize/sinkhorn.py), so their codes spread evenly; ``encode`` and ``candidates`` use the same prices.
+Training is unchanged: the option only moves items between codes of the balanced levels.
 """
 
 from __future__ import annotations
@@ -37,14 +42,16 @@ class RQVAE(Tokenizer):
     method = "rqvae"
     constraints = {"gradient": one_of(GRADIENT_ESTIMATORS), "steps": at_least(1), "batch_size": at_least(4),
                    "restart_every": at_least(1), "checkpoint_every": at_least(1), "lr": positive,
-                   "dim": at_least(1), "beta": at_least(0), "weight_decay": at_least(0)}
+                   "dim": at_least(1), "beta": at_least(0), "weight_decay": at_least(0),
+                   "balance_levels": at_least(0), "balance_epsilon": positive}
 
     def __init__(self, levels: int = 3, codebook_size: int = 256, dim: int = 32,
                  hidden: tuple[int, ...] = (512, 256, 128), beta: float = 0.25, gradient: str = "ste",
                  steps: int = 3000, batch_size: int = 1024, lr: float = 1e-3, weight_decay: float = 0.0,
                  restart_every: int = 100, kmeans_init: bool = True, objectives: tuple[str, ...] = (),
                  objective_params: dict[str, dict[str, Any]] | None = None, use_pairs: bool = False,
-                 checkpoint_every: int = 500, seed: int = 0) -> None:
+                 checkpoint_every: int = 500, balance_levels: int = 0, balance_epsilon: float = 0.05,
+                 seed: int = 0) -> None:
         self.levels = levels
         self.codebook_size = codebook_size
         self.dim = dim
@@ -61,6 +68,8 @@ class RQVAE(Tokenizer):
         self.objective_params = dict(objective_params or {})
         self.use_pairs = use_pairs
         self.checkpoint_every = checkpoint_every
+        self.balance_levels = balance_levels
+        self.balance_epsilon = balance_epsilon
         self.seed = seed
 
     def objective_names(self) -> list[str]:
@@ -117,6 +126,7 @@ class RQVAE(Tokenizer):
             self.net_, objectives, x, plan, steps=self.steps, lr=self.lr, weight_decay=self.weight_decay,
             restart_every=self.restart_every, seed=self.seed, config=config, checkpoint_dir=checkpoint_dir,
             checkpoint_every=self.checkpoint_every, resume=resume, progress=progress)
+        balance_after_training(self.net_, x, self.balance_levels, self.balance_epsilon)
         self.labels_ = self.encode(x)
         return self
 
@@ -149,6 +159,17 @@ class RQVAE(Tokenizer):
         self.net_ = restored(self._network(tensors["encoder.0.weight"].shape[1]), tensors)
 
 
+def balance_after_training(net: RQVAENetwork, x: np.ndarray, n_levels: int, epsilon: float) -> None:
+    """Sinkhorn prices for the last ``n_levels`` levels from the catalogue's residuals (0: none)."""
+    levels = net.quantizer.levels
+    if not 0 <= n_levels <= levels:
+        raise SidkitError(f"balance_levels={n_levels}; expected 0..{levels} (how many of the last levels to balance)")
+    if n_levels:
+        with torch.no_grad():
+            z = torch.cat([net.encoder(torch.from_numpy(x[s:s + 65536])) for s in range(0, len(x), 65536)])
+        net.quantizer.balance(z, list(range(levels - n_levels, levels)), epsilon)
+
+
 def encode_with(net: RQVAENetwork, x: np.ndarray, batch_size: int = 65536) -> np.ndarray:
     """Codes [N, L] of rows ``x`` through a trained network (frozen), in batches."""
     xt = torch.from_numpy(as_matrix(x))
@@ -165,13 +186,18 @@ def init_codebooks(net: RQVAENetwork, x: np.ndarray, seed: int) -> None:
 
 
 def network_tensors(net: RQVAENetwork, prefix: str = "") -> dict[str, np.ndarray]:
-    """The weights to save (usage counts are training state, not saved), names prefixed."""
-    return {prefix + k: v.detach().numpy() for k, v in net.state_dict().items() if k != "quantizer.usage"}
+    """The weights to save (usage counts are training state, not saved) and the balanced levels' code
+    prices, names prefixed."""
+    out = {prefix + k: v.detach().numpy() for k, v in net.state_dict().items() if k != "quantizer.usage"}
+    out.update({f"{prefix}prices.{level}": p for level, p in net.quantizer.prices.items()})
+    return out
 
 
 def restored(net: RQVAENetwork, tensors: dict[str, np.ndarray]) -> RQVAENetwork:
     """``net`` with saved weights (usage counts are training state, not saved), in eval mode."""
-    state = {k: torch.from_numpy(v.copy()) for k, v in tensors.items()}
+    state = {k: torch.from_numpy(v.copy()) for k, v in tensors.items() if not k.startswith("prices.")}
     state["quantizer.usage"] = torch.zeros_like(net.quantizer.usage)
     net.load_state_dict(state)
+    net.quantizer.prices = {int(k.split(".")[1]): v.astype(np.float64) for k, v in tensors.items()
+                            if k.startswith("prices.")}
     return net.eval()

@@ -22,6 +22,7 @@ from torch import nn
 from sidkit.quantize.gradient_estimators import GRADIENT_ESTIMATORS
 from sidkit.quantize.residual import residual_walk
 from sidkit.quantize.residual_kmeans import ResidualKMeans
+from sidkit.quantize.sinkhorn import priced_nearest, sinkhorn_prices, squared_distances
 
 
 @dataclass
@@ -42,6 +43,7 @@ class ResidualVQ(nn.Module):
         self.estimator = GRADIENT_ESTIMATORS[gradient]
         self.codebooks = nn.Parameter(torch.randn(levels, codebook_size, dim) * 0.01)
         self.register_buffer("usage", torch.zeros(levels, codebook_size))  # picks since the last restart
+        self.prices: dict[int, np.ndarray] = {}  # levels balanced after training (``balance``): code prices
 
     @staticmethod
     def _nearest(r: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
@@ -70,18 +72,39 @@ class ResidualVQ(nn.Module):
         return Quantized(z_q, torch.stack(walk.codes, 1), [r.detach() for r in walk.inputs],
                          {"codebook": codebook, "commitment": self.beta * commitment})
 
+    def _pick(self, r: torch.Tensor, c: torch.Tensor, level: int, k: int | None = None) -> torch.Tensor:
+        """The nearest code [B] (with ``k``: the k nearest [B, k]), after the level's prices if it was balanced."""
+        if level in self.prices:
+            out = torch.from_numpy(priced_nearest(r.detach().numpy(), c.detach().numpy(), self.prices[level], k=k or 1))
+            return out if k is None else out.reshape(len(r), -1)
+        if k is None:
+            return self._nearest(r, c)
+        return ((c * c).sum(-1) - 2 * r @ c.T).topk(k, dim=-1, largest=False).indices
+
     @torch.no_grad()
     def encode(self, z: torch.Tensor) -> torch.Tensor:
-        return torch.stack(residual_walk(z, self.codebooks, lambda r, c, _: self._nearest(r, c)).codes, 1)
+        return torch.stack(residual_walk(z, self.codebooks, self._pick).codes, 1)
 
     @torch.no_grad()
     def candidates(self, z: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Codes [B, L] and the ``k`` last-level codes nearest to each last residual [B, k], nearest first."""
-        walk = residual_walk(z, self.codebooks, lambda r, c, _: self._nearest(r, c), self.levels - 1)
-        c = self.codebooks[-1]
-        cand = ((c * c).sum(-1) - 2 * walk.residual @ c.T).topk(min(k, self.codebook_size), dim=-1,
-                                                               largest=False).indices
+        walk = residual_walk(z, self.codebooks, self._pick, self.levels - 1)
+        cand = self._pick(walk.residual, self.codebooks[-1], self.levels - 1, k=min(k, self.codebook_size))
         return torch.stack(walk.codes + [cand[:, 0]], 1), cand
+
+    @torch.no_grad()
+    def balance(self, z: torch.Tensor, levels: list[int], epsilon: float = 0.05) -> None:
+        """Sinkhorn prices for ``levels`` from the residuals of rows ``z`` (the catalogue), level by level:
+        after training, so the codes spread evenly over those levels' codebooks (LC-Rec's uniform mapping
+        of the last level; quantize/sinkhorn.py). Training itself is unchanged."""
+        self.prices = {}
+
+        def pick(r: torch.Tensor, c: torch.Tensor, level: int) -> torch.Tensor:
+            if level in levels:
+                self.prices[level] = sinkhorn_prices(squared_distances(r.numpy(), c.numpy()), epsilon)
+            return self._pick(r, c, level)
+
+        residual_walk(z, self.codebooks.detach(), pick)
 
     @torch.no_grad()
     def decode(self, codes: torch.Tensor) -> torch.Tensor:
