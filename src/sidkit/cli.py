@@ -112,17 +112,6 @@ def _distributed() -> int:
     return dist.get_rank()
 
 
-def _fit_options(cls, args: argparse.Namespace, rank: int) -> dict:
-    """What this method's ``fit`` takes beyond the data (checkpoints, resume, progress): read from its
-    signature, so a method that cannot resume simply has no --checkpoint-dir flag."""
-    accepted = inspect.signature(cls.fit).parameters
-    options = {"checkpoint_dir": getattr(args, "checkpoint_dir", None), "resume": getattr(args, "resume", False),
-               "progress": rank == 0}
-    if options["resume"] and not options["checkpoint_dir"]:
-        raise SidkitError("--resume needs --checkpoint-dir DIR (the folder the interrupted run wrote to)")
-    return {k: v for k, v in options.items() if k in accepted}
-
-
 def cmd_fit(args: argparse.Namespace) -> int:
     from sidkit.atomic import check_output_dir
     from sidkit.methods import method_class
@@ -151,7 +140,10 @@ def cmd_fit(args: argparse.Namespace) -> int:
     if needs_users and user_k and user_k > ds.interactions.n_users:
         raise SidkitError(f"{args.method} user codebook size {user_k} is larger than the {ds.interactions.n_users} "
                           f"rows to quantize; expected at most {ds.interactions.n_users}")
-    fit_options = _fit_options(cls, args, rank) or None
+    fit_options = {"checkpoint_dir": getattr(args, "checkpoint_dir", None), "resume": getattr(args, "resume", False),
+                   "progress": rank == 0}  # workflow.fit_tokenizer passes on those this method's fit takes
+    if fit_options["resume"] and not fit_options["checkpoint_dir"]:
+        raise SidkitError("--resume needs --checkpoint-dir DIR (the folder the interrupted run wrote to)")
     if needs_users:  # a missing profile is known now, not after embedding
         from sidkit.content.user_embeddings import resolve_source
 

@@ -17,7 +17,7 @@ import json
 from typing import Any
 
 from sidkit.errors import SidkitError
-from sidkit.params import Param, check_params, one_of, params_of, some_of
+from sidkit.params import Param, check_params, constraints_of, one_of, params_of, some_of
 
 COMMON = ("levels", "codebook_size", "seed")  # every method has them; their flags come first
 
@@ -28,13 +28,6 @@ def _flag(name: str) -> str:
 
 def _singular(name: str) -> str:
     return name[:-1] if name.endswith("s") else name
-
-
-def _constraint(cls: type, name: str):
-    for klass in cls.__mro__:
-        if name in klass.__dict__.get("constraints", {}):
-            return klass.__dict__["constraints"][name]
-    return None
 
 
 def _objective_switches(cls: type) -> dict[str, list[str]]:
@@ -68,7 +61,7 @@ def add_param_flags(parser: argparse.ArgumentParser, cls: type, title: str) -> N
             group.add_argument(flag, default=argparse.SUPPRESS, **kwargs)
             taken.add(flag)
     for switch, owners in _objective_switches(cls).items():
-        flag = f"--no-{switch.replace('_', '-')}"
+        flag = _flag("no_" + switch)
         if flag not in taken:
             group.add_argument(flag, dest=f"objective_off:{switch}", action="store_true", default=argparse.SUPPRESS,
                                help=f"{switch}=False in the objectives in use that have it ({', '.join(owners)})")
@@ -81,10 +74,10 @@ def add_param_flags(parser: argparse.ArgumentParser, cls: type, title: str) -> N
 def _flags_of(cls: type, p: Param, extra: str) -> list[tuple[str, dict[str, Any]]]:
     shown = json.dumps(p.default) if p.default is not None else "none"
     say = (extra + "; " if extra else "")
-    constraint = _constraint(cls, p.name)
+    constraint = constraints_of(cls).get(p.name)
     if p.kind is bool:
         if p.default is True:
-            return [(f"--no-{p.name.replace('_', '-')}", {"dest": f"param:{p.name}", "action": "store_const",
+            return [(_flag("no_" + p.name), {"dest": f"param:{p.name}", "action": "store_const",
                                                           "const": False, "help": say + f"{p.name}=False"})]
         return [(_flag(p.name), {"dest": f"param:{p.name}", "action": "store_const", "const": True,
                                  "help": say + f"{p.name}=True"})]
@@ -103,7 +96,7 @@ def _flags_of(cls: type, p: Param, extra: str) -> list[tuple[str, dict[str, Any]
             out.append((_flag(one), {"dest": f"add:{p.name}", "action": "append", "metavar": "NAME",
                                      "help": f"add one to {p.name} (repeatable)"}))
         elif isinstance(constraint, some_of):
-            out.append((f"--no-{one.replace('_', '-')}", {"dest": f"drop:{p.name}", "action": "append",
+            out.append((_flag("no_" + one), {"dest": f"drop:{p.name}", "action": "append",
                                                           "metavar": "NAME",
                                                           "help": f"drop one of {', '.join(constraint.options)} "
                                                                   "(repeatable)"}))
@@ -152,10 +145,10 @@ def params_from_args(args: argparse.Namespace, cls: type, name: str) -> dict[str
         if kind == "add":
             params[pname] = list(params.get(pname, known[pname].default) or []) + value
         elif kind == "drop":
-            options = _constraint(cls, pname).options
+            options = constraints_of(cls)[pname].options
             for v in value:
                 if v not in options:
-                    raise SidkitError(f"--no-{_singular(pname).replace('_', '-')} {v}: not a {name} "
+                    raise SidkitError(f"{_flag('no_' + _singular(pname))} {v}: not a {name} "
                                       f"{_singular(pname)}; expected one of {', '.join(options)}")
             params[pname] = [v for v in params.get(pname, known[pname].default) if v not in value]
     switches = [dest.partition(":")[2] for dest in given if dest.startswith("objective_off:")]
@@ -169,7 +162,7 @@ def params_from_args(args: argparse.Namespace, cls: type, name: str) -> dict[str
             if not targets:
                 owners = _objective_switches(cls)[switch]
                 methods = methods_with(switch)
-                raise SidkitError(f"--no-{switch.replace('_', '-')}: no objective {name} uses here has {switch}; "
+                raise SidkitError(f"{_flag('no_' + switch)}: no objective {name} uses here has {switch}; "
                                   f"expected --objective {' or --objective '.join(owners)}"
                                   + (f", or {', '.join(methods)}" if methods else ""))
             for objective in targets:

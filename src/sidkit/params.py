@@ -93,12 +93,18 @@ def params_of(cls: type) -> dict[str, Param]:
     return out
 
 
+def constraints_of(cls: type) -> dict[str, Constraint]:
+    """The class's ``constraints`` table merged with its parents' (a subclass adds to or overrides them)."""
+    out: dict[str, Constraint] = {}
+    for klass in reversed(cls.__mro__):
+        out.update(klass.__dict__.get("constraints", {}))
+    return out
+
+
 def check_params(owner: str, cls: type, params: dict[str, Any]) -> None:
     """Refuse an unknown name, a value of the wrong type, or one outside the class's ``constraints``."""
     known = params_of(cls)
-    constraints: dict[str, Constraint] = {}
-    for klass in reversed(cls.__mro__):  # a subclass adds to its parents' constraints
-        constraints.update(klass.__dict__.get("constraints", {}))
+    constraints = constraints_of(cls)
     for name, value in params.items():
         if name not in known:
             raise SidkitError(f"{owner} has no parameter {name!r}; expected one of {', '.join(sorted(known))}")
