@@ -34,9 +34,9 @@ def _load(args: argparse.Namespace):
     from sidkit.data import load_dataset
 
     if args.dataset is None and args.items is None and args.interactions is None:
-        raise SidkitError("give --dataset NAME, or both --items FILE and --interactions FILE")
+        raise SidkitError("give --dataset NAME, or --items FILE (and --interactions FILE where clicks are used)")
     return load_dataset(args.dataset, args.data_dir, items=args.items, interactions=args.interactions,
-                        template=args.template)
+                        template=args.template, sample=getattr(args, "sample", None), seed=getattr(args, "seed", 0))
 
 
 def _sid_folder(sids: str) -> Path:
@@ -128,6 +128,9 @@ def cmd_fit(args: argparse.Namespace) -> int:
     tok.check_params()
     levels, codebook_size, seed = tok.levels, tok.codebook_size, tok.seed
     ds = _load(args)
+    if ds.interactions is None and (tok.needs_pairs or cls.needs_interactions):
+        raise SidkitError(f"{args.method} learns from clicks; expected --interactions FILE with --items "
+                          "(rq-kmeans and the RQ-VAE family without collaborative terms need none)")
     if codebook_size > len(ds.catalog):
         raise SidkitError(f"--codebook-size {codebook_size} is larger than the {len(ds.catalog)} items; "
                           f"expected at most {len(ds.catalog)}")
@@ -158,6 +161,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
     extra = {"source": {k: str(Path(v).resolve()) if v and k != "dataset" else v
                         for k, v in (("dataset", args.dataset), ("data_dir", args.data_dir),
                                      ("items", args.items), ("interactions", args.interactions))}}
+    if args.sample:
+        extra["source"]["sample"] = {"items": len(ds.catalog), "seed": seed}
     collisions = {"mode": args.collisions, "k": args.collision_k, "capacity": args.capacity}
     common = dict(fit_options=fit_options, collisions=collisions,
                   **{**params, "levels": levels, "codebook_size": codebook_size, "seed": seed})
@@ -179,6 +184,18 @@ def cmd_quality(args: argparse.Namespace) -> int:
     from sidkit.data import last_transitions, load_dataset
     from sidkit.sids import SemanticIDs, collab_prefix_agreement, sid_quality
 
+    if args.engine == "ray":
+        from sidkit.scale.sharded_quality import sharded_quality
+
+        print(json.dumps(sharded_quality(_sid_folder(args.sids), address=args.address, num_cpus=args.num_cpus),
+                         indent=2))
+        return 0
+    if (_sid_folder(args.sids) / "manifest.json").is_file() and not (_sid_folder(args.sids) / "sids.parquet").exists():
+        from sidkit.sids.shards import read_sid_shards
+
+        table = read_sid_shards(_sid_folder(args.sids))
+        print(json.dumps(sid_quality(table.codes, table.codebook_sizes), indent=2))
+        return 0
     table = SemanticIDs.read(args.sids)
     quality = sid_quality(table.codes, table.codebook_sizes)
     src = table.manifest.get("source", {})
@@ -242,6 +259,11 @@ def cmd_assign(args: argparse.Namespace) -> int:
     from sidkit.sid_store import SIDStore, assign_summary
     from sidkit.sids.versions import version_path
 
+    if args.engine == "ray":
+        return _assign_on_ray(args)
+    for flag in ("out_shards", "address", "workers", "num_cpus"):
+        if getattr(args, flag) is not None:
+            raise SidkitError(f"--{flag.replace('_', '-')} is an option of --engine ray; expected --engine ray with it")
     store = SIDStore(args.model_dir, cache_dir=args.cache_dir, encode_batch_size=args.encode_batch_size)
     catalog = read_catalog(args.items)
     if args.sids_out:
@@ -254,6 +276,22 @@ def cmd_assign(args: argparse.Namespace) -> int:
         where = f"; every item's SID is in {args.sids_out}"
     print(f"{args.model_dir}: version {report['version']}: {report['new']} new items, "
           f"{report['existing']} already there{where}", file=sys.stderr)
+    return 0
+
+
+def _assign_on_ray(args: argparse.Namespace) -> int:
+    from sidkit.scale.assign import assign_on_ray
+
+    if args.sids_out:
+        raise SidkitError("--sids-out is the in-process engine's CSV; with --engine ray use --out-shards DIR")
+    report = assign_on_ray(args.model_dir, args.items, collisions=_collision_choice(args), out_shards=args.out_shards,
+                           address=args.address, num_cpus=args.num_cpus, workers=args.workers,
+                           num_gpus_per_worker=args.num_gpus_per_worker, cache_dir=args.cache_dir,
+                           encode_batch_size=args.encode_batch_size)
+    print(json.dumps({k: v for k, v in report.items() if k != "quality_after_full"}, indent=2))
+    where = f"; SIDs in {report['output']}" if report["output"] else ""
+    print(f"{args.model_dir}: version {report['version']}: {report['new']} new items, {report['existing']} already "
+          f"there{where} ({report['seconds']:.0f}s on Ray)", file=sys.stderr)
     return 0
 
 
@@ -461,6 +499,9 @@ def _fit_parser(sub) -> None:
         m = methods.add_parser(name, help=doc[0] if doc else name, description=doc[0] if doc else None)
         _data_args(m)
         m.add_argument("--out", required=True, help="output folder (new, or a previous sidkit output)")
+        m.add_argument("--sample", type=_positive,
+                       help="fit on a seeded uniform sample of N items of --items (a folder or glob of Parquet shards "
+                            "is read shard by shard); assign the rest with `sidkit assign --engine ray`")
         m.add_argument("--pairs", default="u2i,swing", help="pair miners for alignment: u2i,swing,cooccurrence")
         m.add_argument("--no-pair-cache", action="store_true",
                        help="mine pairs again even if the cache holds them for the same clicks, sources and seed")
@@ -481,6 +522,16 @@ def _assign_parser(sub) -> None:
     a.add_argument("--items", required=True,
                    help="new items: item_id + the template's text fields, or an 'embedding' column (the model's input)")
     a.add_argument("--sids-out", help="write every item's SID (item_id, sid, tokens) to this CSV file")
+    r = a.add_argument_group("engine (a folder or glob of Parquet shards, on Ray; pip install 'sidkit[ray]')")
+    r.add_argument("--engine", choices=("local", "ray"), default="local",
+                   help="local: this process holds the items; ray: actors encode the shards, Ray Data runs the "
+                        "global collision step (the same SIDs)")
+    r.add_argument("--out-shards", help="write every input item's SID as Parquet parts here (committed by "
+                                        "DIR/manifest.json) and leave the model folder as it is")
+    r.add_argument("--address", help="join this Ray cluster (auto, ray://HOST:PORT); default: a local one")
+    r.add_argument("--num-cpus", type=_positive, help="CPUs of the local Ray (default: all)")
+    r.add_argument("--workers", type=_positive, help="encoding actors (default: one per CPU)")
+    r.add_argument("--num-gpus-per-worker", type=float, default=0.0, help="GPUs per encoding actor (text on GPUs)")
     _collision_args(a, None)
     _encoder_args(a)
     a.set_defaults(func=cmd_assign)
@@ -577,8 +628,12 @@ def _serve_parser(sub) -> None:
 
 def _quality_parser(sub) -> None:
     q = sub.add_parser("quality", help="print the quality figures of a sids.parquet")
-    q.add_argument("sids", help="path to sids.parquet (or its folder)")
+    q.add_argument("sids", help="path to sids.parquet (or its folder), or an --out-shards folder")
     _data_args(q)
+    q.add_argument("--engine", choices=("local", "ray"), default="local",
+                   help="ray: count code tuples on Ray (tables too large for one process; collision figures only)")
+    q.add_argument("--address", help="join this Ray cluster (auto, ray://HOST:PORT); default: a local one")
+    q.add_argument("--num-cpus", type=_positive, help="CPUs of the local Ray (default: all)")
     q.set_defaults(func=cmd_quality)
 
 

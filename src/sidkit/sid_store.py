@@ -30,14 +30,13 @@ from typing import Iterator
 
 import numpy as np
 
-from sidkit.content.item_embeddings import GIVEN, embed_like
+from sidkit.content.item_embeddings import embed_for_model
 from sidkit.content.text_encoder import DEFAULT_MODEL, TextEncoder
-from sidkit.data.embedding_matrix import as_matrix
 from sidkit.data.types import Catalog
 from sidkit.errors import SidkitError
 from sidkit.methods.base import Tokenizer
 from sidkit.methods.registry import load_tokenizer
-from sidkit.sids.collisions import DEFAULT_COLLISIONS, SHOWN, check_mode, handle_collisions, tuple_loads
+from sidkit.sids.collisions import SHOWN, handle_collisions, resolve_settings, tuple_loads
 from sidkit.sids.disambiguate import with_disambiguation
 from sidkit.sids.quality import sid_quality
 from sidkit.sids.table import SemanticIDs
@@ -210,14 +209,7 @@ class SIDStore:
 
     def embed(self, catalog: Catalog) -> np.ndarray:
         """x for new items, the way the fitted items' x was made (the manifest's content spec)."""
-        spec = self.manifest.get("content")
-        if spec is None:  # a folder fitted before specs were recorded: only given vectors can be used
-            if GIVEN not in catalog.embeddings:
-                raise SidkitError(f"{self.directory}/manifest.json: no content spec; expected new items as "
-                                  f"'{GIVEN}' vectors in the model's input space")
-            return as_matrix(catalog.embeddings[GIVEN], f"{catalog.source}: field '{GIVEN}'")
-        needs_text = "text" in spec["modalities"] and GIVEN not in catalog.embeddings
-        return embed_like(catalog, spec, self._text_encoder() if needs_text else None)
+        return embed_for_model(catalog, self.manifest.get("content"), self._text_encoder)
 
     def assign(self, catalog: Catalog, collisions: dict | None = None) -> dict:
         """Give SIDs to the catalogue's new items (known ids are answered as they are) in one new version.
@@ -226,12 +218,8 @@ class SIDStore:
         Returns {"version", "new", "existing", "items": [answers in request order], "collisions",
         "quality_before", "quality_after"}.
         """
-        fitted = self.manifest.get("collisions") or {}
-        settings = {k: (collisions or {}).get(k, fitted.get(k, default)) for k, default in DEFAULT_COLLISIONS.items()}
-        if set(collisions or {}) - set(DEFAULT_COLLISIONS):
-            raise SidkitError(f"collision settings {sorted(collisions)}; expected {', '.join(DEFAULT_COLLISIONS)}")
-        check_mode(**settings)
-        with self._lock, _file_lock(self.directory / LOCK):
+        settings = resolve_settings(self.manifest.get("collisions"), collisions)
+        with self._lock, file_lock(self.directory / LOCK):
             self._catch_up()
             remove_stale_temps(self.directory)  # a killed writer's leftovers; we hold the lock
             snap = self._snap
@@ -289,7 +277,7 @@ def _extended(snap: Snapshot, number: int, item_ids: list[str], codes: np.ndarra
 
 
 @contextmanager
-def _file_lock(path: Path) -> Iterator[None]:
+def file_lock(path: Path) -> Iterator[None]:
     """An exclusive lock held by one process at a time; the OS drops it if the holder dies."""
     with open(path, "a") as f:
         fcntl.flock(f, fcntl.LOCK_EX)

@@ -99,7 +99,11 @@ def prepare(dataset: Dataset, encoder: TextEncoder | None = None, *, need_pairs:
     warning = duplicate_warning(duplicates)
     if warning:
         warnings.warn(warning, SidkitWarning, stacklevel=2)
-    split = leave_one_out(dataset.interactions)
+    clicks = dataset.interactions
+    if clicks is None and (need_pairs or need_users):
+        raise SidkitError(f"{dataset.name}: no interactions; expected --interactions FILE (this method "
+                          f"{'mines item pairs' if need_pairs else 'makes user SIDs'} from clicks)")
+    split = leave_one_out(clicks) if clicks is not None else None
     pairs, cached = None, False
     if need_pairs:
         t = time.perf_counter()
@@ -114,8 +118,9 @@ def prepare(dataset: Dataset, encoder: TextEncoder | None = None, *, need_pairs:
         t = time.perf_counter()
         users = user_embeddings(dataset, split.train, x, encoder, user_content, half_life)
         seconds["users"] = time.perf_counter() - t
-    return Prepared(dataset, x, pairs, last_transitions(dataset.interactions), seconds,
-                    content_spec(dataset, encoder, x), split.train, users, cached, duplicates)
+    held_out = last_transitions(clicks) if clicks is not None else (np.zeros(0, np.int64), np.zeros(0, np.int64))
+    return Prepared(dataset, x, pairs, held_out, seconds, content_spec(dataset, encoder, x),
+                    split.train if split is not None else None, users, cached, duplicates)
 
 
 def fit_method(prep: Prepared, method: str, *, levels: int = 3, codebook_size: int = 256, seed: int = 0,

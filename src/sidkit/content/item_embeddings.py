@@ -7,6 +7,7 @@ added after fitting (``sidkit assign``) get their x the same way: ``embed_like``
 from __future__ import annotations
 
 import warnings
+from typing import Callable
 
 import numpy as np
 
@@ -59,6 +60,20 @@ def content_spec(dataset: Dataset, encoder: TextEncoder | None, x: np.ndarray,
     return {"template": dataset.text_template if "text" in modalities else None,
             "text_model": (encoder.model if encoder else DEFAULT_MODEL) if "text" in modalities else None,
             "modalities": modalities, "weights": weights or {}, "dim": int(x.shape[1])}
+
+
+def embed_for_model(catalog: Catalog, spec: dict | None, encoder: Callable[[], TextEncoder]) -> np.ndarray:
+    """x for new items of a fitted model whose manifest recorded ``spec`` (``encoder`` is called only if
+    text has to be encoded): what ``sidkit assign`` does in process and in each Ray actor."""
+    from sidkit.data.embedding_matrix import as_matrix
+
+    if spec is None:  # a folder fitted before specs were recorded: only given vectors can be used
+        if GIVEN not in catalog.embeddings:
+            raise SidkitError(f"{catalog.source}: the model's manifest has no content spec; expected new items "
+                              f"as '{GIVEN}' vectors in the model's input space")
+        return as_matrix(catalog.embeddings[GIVEN], f"{catalog.source}: field '{GIVEN}'")
+    needs_text = "text" in spec["modalities"] and GIVEN not in catalog.embeddings
+    return embed_like(catalog, spec, encoder() if needs_text else None)
 
 
 def embed_like(catalog: Catalog, spec: dict, encoder: TextEncoder | None = None) -> np.ndarray:

@@ -103,6 +103,11 @@ def _embedding_matrix(values: list, path: Path, name: str) -> np.ndarray:
 
 
 def read_catalog(path: str | Path) -> Catalog:
+    """Items from one file, or from a folder / glob of Parquet shards (data/shards.py), in file order."""
+    from sidkit.data.shards import is_sharded, read_shards
+
+    if is_sharded(path):
+        return read_shards(path)
     path = Path(path)
     df = read_table(path)
     _require(df, path, ["item_id"])
@@ -154,9 +159,27 @@ def _timestamps(df: pd.DataFrame, path: Path) -> np.ndarray:
     return numeric
 
 
-def read_interactions(path: str | Path, catalog: Catalog) -> Interactions:
-    path = Path(path)
-    df = read_table(path)
+def read_interactions(path: str | Path, catalog: Catalog, drop_unknown: bool = False) -> Interactions:
+    """Interactions from one file or from a folder / glob of shards (each checked on its own, so an error
+    names the shard and its row). ``drop_unknown``: keep only events of the catalogue's items (a sample of
+    a larger catalogue) instead of refusing the first unknown item."""
+    from sidkit.data.shards import is_sharded, list_shards
+
+    files = list_shards(path) if is_sharded(path) else [Path(path)]
+    parts = [_interaction_columns(read_table(f), f, catalog, drop_unknown) for f in files]
+    optional = {c for p in parts for c in p if c not in ("users", "items")}
+    missing = next((c for c in optional for f, p in zip(files, parts) if c not in p), None)
+    if missing:
+        f = next(f for f, p in zip(files, parts) if missing not in p)
+        raise input_error(f, f"missing column; expected '{missing}' like the other shards", field=missing)
+    users = [u for p in parts for u in p["users"]]
+    if not users:
+        raise input_error(path, "no interactions with items of the catalogue; expected at least one")
+    return Interactions.from_events(users, np.concatenate([p["items"] for p in parts]), len(catalog),
+                                    source=str(path), **{c: np.concatenate([p[c] for p in parts]) for c in optional})
+
+
+def _interaction_columns(df: pd.DataFrame, path: Path, catalog: Catalog, drop_unknown: bool) -> dict:
     _require(df, path, ["user_id", "item_id"])
     users = _id_column(df, path, "user_id")
     item_ids = _id_column(df, path, "item_id")
@@ -165,6 +188,9 @@ def read_interactions(path: str | Path, catalog: Catalog) -> Interactions:
     for row, item in enumerate(item_ids, start=1):
         i = index.get(item)
         if i is None:
+            if drop_unknown:
+                items[row - 1] = -1
+                continue
             raise input_error(path, f"unknown item {item!r}; expected an item_id of {catalog.source}", row=row, field="item_id")
         items[row - 1] = i
     optional = {c: _numeric(df, path, c) for c in ("rating", "label") if c in df.columns}
@@ -175,4 +201,6 @@ def read_interactions(path: str | Path, catalog: Catalog) -> Interactions:
         if bad.any():
             row = int(np.flatnonzero(bad)[0]) + 1
             raise input_error(path, "label must be 0 or 1", row=row, field="label")
-    return Interactions.from_events(users, items, len(catalog), source=str(path), **optional)
+    keep = items >= 0
+    return {"users": [u for u, k in zip(users, keep) if k], "items": items[keep],
+            **{c: v[keep] for c, v in optional.items()}}

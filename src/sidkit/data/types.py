@@ -151,6 +151,6 @@ class Dataset:
 
     name: str
     catalog: Catalog
-    interactions: Interactions
+    interactions: Interactions | None  # None: a catalogue alone (methods that need no clicks)
     text_template: str
     user_text: dict[str, list[str]] | None = None

@@ -38,9 +38,25 @@ def check_mode(mode: str, k: int, capacity: int) -> None:
         raise SidkitError(f"collision k={k}, capacity={capacity}; expected both at least 1")
 
 
+def resolve_settings(fitted: dict | None, given: dict | None) -> dict:
+    """An assign's collision settings: what was given, else the fit's choice (manifest), else the default."""
+    if set(given or {}) - set(DEFAULT_COLLISIONS):
+        raise SidkitError(f"collision settings {sorted(given)}; expected {', '.join(DEFAULT_COLLISIONS)}")
+    settings = {k: (given or {}).get(k, (fitted or {}).get(k, default)) for k, default in DEFAULT_COLLISIONS.items()}
+    check_mode(**settings)
+    return settings
+
+
 def tuple_loads(codes: np.ndarray) -> Counter:
     """Items per full code tuple."""
     return Counter(map(tuple, np.asarray(codes, dtype=np.int64).tolist()))
+
+
+def moves_report(rank: np.ndarray, over: np.ndarray) -> dict:
+    """What moved, from each item's candidate rank (0: its own code) and whether it found no room."""
+    moved = rank[rank > 0]
+    return {"moved": int(len(moved)), "over_capacity": int(over.sum()),
+            "mean_rank": float(moved.mean()) if len(moved) else 0.0}
 
 
 def reassign(codes: np.ndarray, candidates: np.ndarray, capacity: int = 1,
@@ -51,26 +67,30 @@ def reassign(codes: np.ndarray, candidates: np.ndarray, capacity: int = 1,
     encoded last code); ``loads``: items already on each tuple (the existing table when assigning new
     items; it is updated in place). Returns (codes [N, L], {"moved", "over_capacity", "mean_rank"}).
     """
+    codes, rank, over = reassign_rows(codes, candidates, capacity, loads)
+    return codes, moves_report(rank, over)
+
+
+def reassign_rows(codes: np.ndarray, candidates: np.ndarray, capacity: int = 1,
+                  loads: Counter | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``reassign`` with what happened per item: (codes, candidate rank taken, no room found)."""
     codes = np.asarray(codes, dtype=np.int64).copy()
     candidates = np.asarray(candidates, dtype=np.int64)
     loads = Counter() if loads is None else loads
-    moved = over = 0
-    ranks = []
+    rank = np.zeros(len(codes), dtype=np.int64)
+    over = np.zeros(len(codes), dtype=bool)
     for i, row in enumerate(codes.tolist()):
         prefix = tuple(row[:-1])
         options = [prefix + (int(c),) for c in candidates[i]]
         room = [(loads[t], r) for r, t in enumerate(options) if loads[t] < capacity]
         if room:
-            rank = min(room)[1] if loads[options[0]] >= capacity else 0
+            rank[i] = min(room)[1] if loads[options[0]] >= capacity else 0
         else:
-            rank, over = 0, over + 1
-        chosen = options[rank]
-        if rank:
-            moved += 1
-            ranks.append(rank)
-            codes[i, -1] = chosen[-1]
+            over[i] = True
+        chosen = options[rank[i]]
+        codes[i, -1] = chosen[-1]
         loads[chosen] += 1
-    return codes, {"moved": moved, "over_capacity": over, "mean_rank": float(np.mean(ranks)) if ranks else 0.0}
+    return codes, rank, over
 
 
 def reassign_optimal(codes: np.ndarray, candidates: np.ndarray, capacity: int = 1,
@@ -78,6 +98,13 @@ def reassign_optimal(codes: np.ndarray, candidates: np.ndarray, capacity: int = 
     """``reassign``'s contract (same arguments, same report), with the moves of each prefix group chosen
     by one minimum-cost matching. Existing items (``loads``) never move; items left without a free place
     keep their nearest code (``over_capacity``)."""
+    codes, rank, over = reassign_optimal_rows(codes, candidates, capacity, loads)
+    return codes, moves_report(rank, over)
+
+
+def reassign_optimal_rows(codes: np.ndarray, candidates: np.ndarray, capacity: int = 1,
+                          loads: Counter | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``reassign_optimal`` with what happened per item: (codes, candidate rank taken, no room found)."""
     from scipy.optimize import linear_sum_assignment
 
     codes = np.asarray(codes, dtype=np.int64).copy()
@@ -86,8 +113,8 @@ def reassign_optimal(codes: np.ndarray, candidates: np.ndarray, capacity: int = 
     groups: dict[tuple, list[int]] = {}
     for i, row in enumerate(codes[:, :-1].tolist()):
         groups.setdefault(tuple(row), []).append(i)
-    moved = over = 0
-    ranks = []
+    rank = np.zeros(len(codes), dtype=np.int64)
+    over = np.zeros(len(codes), dtype=bool)
     for prefix, rows in groups.items():
         # the free places: one column per item a candidate tuple can still take (at most K·capacity)
         free: dict[int, int] = {}
@@ -104,22 +131,22 @@ def reassign_optimal(codes: np.ndarray, candidates: np.ndarray, capacity: int = 
         for col, c in enumerate(slots):
             column[c].append(col)
         for r, i in enumerate(rows):
-            for rank, c in enumerate(candidates[i].tolist()):
-                cost[r, column[c]] = np.minimum(cost[r, column[c]], rank)
+            for place, c in enumerate(candidates[i].tolist()):
+                cost[r, column[c]] = np.minimum(cost[r, column[c]], place)
         place = dict(zip(*linear_sum_assignment(cost))) if slots else {}
         for r, i in enumerate(rows):
             col = place.get(r)
             if col is None or cost[r, col] == never:
-                over += 1
+                over[i] = True
                 chosen = int(candidates[i, 0])
             else:
-                chosen, rank = slots[col], int(cost[r, col])
-                if rank:
-                    moved += 1
-                    ranks.append(rank)
+                chosen, rank[i] = slots[col], int(cost[r, col])
             codes[i, -1] = chosen
             loads[prefix + (chosen,)] += 1
-    return codes, {"moved": moved, "over_capacity": over, "mean_rank": float(np.mean(ranks)) if ranks else 0.0}
+    return codes, rank, over
+
+
+ROW_MOVES = {"reassign": reassign_rows, "reassign-optimal": reassign_optimal_rows}
 
 
 def handle_collisions(settings: dict, encode: Callable[[], np.ndarray],
@@ -131,8 +158,7 @@ def handle_collisions(settings: dict, encode: Callable[[], np.ndarray],
     check_mode(settings["mode"], settings["k"], settings["capacity"])
     if settings["mode"] in ("reassign", "reassign-optimal"):
         encoded, options = candidates(settings["k"])
-        move = reassign if settings["mode"] == "reassign" else reassign_optimal
-        codes, moves = move(encoded, options, settings["capacity"], loads)
-        return codes, encoded, {**settings, **moves}
+        codes, rank, over = ROW_MOVES[settings["mode"]](encoded, options, settings["capacity"], loads)
+        return codes, encoded, {**settings, **moves_report(rank, over)}
     encoded = encode()
     return encoded, encoded, dict(settings)

@@ -7,12 +7,17 @@ order, so a row's place, and with it its disambiguation level, never changes onc
 
 The file's rename is the commit: a writer killed before it leaves only a hidden temp file, which
 readers skip, and the table stays at the previous version.
+
+A version written by the Ray engine (``scale/``) is a folder ``v000002/`` of Parquet parts with a ``row``
+column (catalogue order) and ``_version.json``; renaming the staged folder in is its commit, and readers
+sort its rows by ``row``, so it reads exactly like a file version.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +29,8 @@ from sidkit.atomic import write_file
 from sidkit.errors import SidkitError, input_error
 
 VERSIONS = "versions"
-_NAME = re.compile(r"^v(\d{6})\.parquet$")
+_NAME = re.compile(r"^v(\d{6})(\.parquet)?$")
+META_FILE = "_version.json"  # a folder version's metadata (pyarrow skips names starting with "_")
 _META_KEY = b"sidkit"
 
 
@@ -38,7 +44,17 @@ class Version:
 
 
 def version_path(directory: str | Path, number: int) -> Path:
-    return Path(directory) / VERSIONS / f"v{number:06d}.parquet"
+    """The version's file, or its folder where the Ray engine wrote it."""
+    folder = Path(directory) / VERSIONS / f"v{number:06d}"
+    return folder if folder.is_dir() else folder.with_suffix(".parquet")
+
+
+def version_files(directory: str | Path, number: int) -> tuple[list[Path], bool]:
+    """The Parquet files of a version, and whether its rows must be put in ``row`` order."""
+    path = version_path(directory, number)
+    if path.is_dir():
+        return sorted(p for p in path.glob("*.parquet") if not p.name.startswith((".", "_"))), True
+    return [path], False
 
 
 def version_numbers(directory: str | Path) -> list[int]:
@@ -58,7 +74,10 @@ def remove_stale_temps(directory: str | Path) -> int:
     stale = [p for p in d.glob(".v*.parquet.*.tmp")] if d.is_dir() else []
     for p in stale:
         p.unlink(missing_ok=True)
-    return len(stale)
+    folders = [p for p in d.glob(".v*.staging-*") if p.is_dir()] if d.is_dir() else []
+    for p in folders:  # a killed Ray assign's parts
+        shutil.rmtree(p, ignore_errors=True)
+    return len(stale) + len(folders)
 
 
 def write_version(directory: str | Path, number: int, item_ids: list[str], codes: np.ndarray,
@@ -74,11 +93,29 @@ def write_version(directory: str | Path, number: int, item_ids: list[str], codes
     return write_file(path, lambda tmp: pq.write_table(table, tmp))
 
 
+def version_meta(directory: str | Path, number: int) -> dict:
+    """What a version recorded (collisions, quality before and after), without reading its rows."""
+    path = version_path(directory, number)
+    try:
+        if path.is_dir():
+            return json.loads((path / META_FILE).read_text(encoding="utf-8"))
+        return json.loads((pq.read_schema(path).metadata or {}).get(_META_KEY, b"{}"))
+    except Exception as e:
+        raise input_error(path, f"cannot be read as a sidkit version ({type(e).__name__})") from None
+
+
 def read_version(directory: str | Path, number: int, levels: int) -> Version:
     path = version_path(directory, number)
     try:
-        table = pq.read_table(path)
-        meta = json.loads((table.schema.metadata or {}).get(_META_KEY, b"{}"))
+        if path.is_dir():
+            files, _ = version_files(directory, number)
+            table = pa.concat_tables([pq.read_table(f) for f in files]) if files else None
+            meta = json.loads((path / META_FILE).read_text(encoding="utf-8"))
+            table = table.sort_by("row") if table is not None else \
+                pa.table({"item_id": pa.array([], pa.string()), "codes": pa.array([], pa.list_(pa.int64()))})
+        else:
+            table = pq.read_table(path)
+            meta = json.loads((table.schema.metadata or {}).get(_META_KEY, b"{}"))
     except Exception as e:  # pyarrow has its own error types for a corrupt file
         raise input_error(path, f"cannot be read as a sidkit version file ({type(e).__name__})") from None
     for col in ("item_id", "codes"):
