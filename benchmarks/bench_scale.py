@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -64,9 +63,11 @@ class WorkerPeak:
 def run(cmd: list[str], log: Path) -> tuple[float, dict, float]:
     """Run a sidkit command; (seconds, its JSON report on stdout, its own peak RSS in MB)."""
     t = time.perf_counter()
-    code = ("import resource, runpy, sys; sys.argv = ['sidkit'] + sys.argv[1:]\n"
+    # VmHWM, not ru_maxrss: Linux carries a parent's RSS at fork into the child's ru_maxrss across exec
+    code = ("import sys; sys.argv = ['sidkit'] + sys.argv[1:]\n"
             "try:\n    from sidkit.cli import main; rc = main()\nfinally:\n"
-            "    print(f'PEAK_RSS_KB {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}', file=sys.stderr)\n"
+            "    hwm = [l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')][0]\n"
+            "    print(f'PEAK_RSS_KB {hwm}', file=sys.stderr)\n"
             "sys.exit(rc)")
     with open(log, "w") as err:
         out = subprocess.run([sys.executable, "-c", code, *cmd], stdout=subprocess.PIPE, stderr=err, text=True)
@@ -132,8 +133,6 @@ def main() -> None:
         with WorkerPeak() as workers:
             s, report, rss = run(cmd, work / f"assign-{engine}.log")
         rows[engine] = {"items": n_first, "seconds": s, "rss": rss, "workers": workers.peak_kb / 1024, "report": report}
-    a, b = SemanticIDs.read(work / "model-local"), SemanticIDs.read(work / "model-ray")
-    same = a.item_ids == b.item_ids and np.array_equal(a.sid, b.sid)
     if not args.skip_full:
         full = work / "model-full"
         if full.exists():
@@ -145,6 +144,8 @@ def main() -> None:
         rows["ray-full"] = {"items": args.items, "seconds": s, "rss": rss, "workers": workers.peak_kb / 1024,
                             "report": report}
 
+    a, b = SemanticIDs.read(work / "model-local"), SemanticIDs.read(work / "model-ray")  # read last: keeps this
+    same = a.item_ids == b.item_ids and np.array_equal(a.sid, b.sid)                  # process small while the runs fork
     print(f"\nmachine: {os.cpu_count()} cores; Ray with --num-cpus {args.num_cpus}; dim {args.dim}, "
           f"3 x {args.codebook_size}, sample {args.sample}")
     print("| run | items | wall s | items/s | driver peak RSS MB | worker peak RSS MB | stages (s) |")
@@ -159,7 +160,6 @@ def main() -> None:
         if name in rows:
             st = rows[name]["report"].get("stage_seconds", {})
             print(f"{name}: collision step {st.get('collisions', 0) / rows[name]['seconds']:.0%} of the wall time")
-    print(f"bench driver's own peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
 
 
 if __name__ == "__main__":

@@ -176,10 +176,10 @@ def test_a_killed_driver_commits_nothing_and_the_rerun_completes(models, catalog
     cmd = [str(Path(sys.executable).parent / "sidkit"), "assign", str(model), "--items", str(catalogue), "--engine", "ray",
            "--num-cpus", "2"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
-    for line in proc.stderr:  # the job is under way once the ids are checked
-        if "ids checked" in line:
+    for line in proc.stderr:  # the job is under way once the pieces are encoded
+        if "encoded in" in line:
             break
-    time.sleep(2.0)
+    time.sleep(0.5)
     os.killpg(proc.pid, signal.SIGKILL)  # the driver and the Ray it started: a lost machine
     proc.wait()
     assert SemanticIDs.read(model).version == 0 and len(SemanticIDs.read(model).item_ids) == SAMPLE
@@ -207,7 +207,7 @@ def _vectors(rows: list[list[float]]) -> pa.Array:
     ("width", "part-00001.parquet: field 'embedding' has 8 dimensions; expected 16"),
     ("ragged", "part-00001.parquet: data row 3: field 'embedding': ragged embedding of length 15"),
     ("nan", "part-00001.parquet: data row 2: field 'embedding': NaN or inf"),
-    ("duplicate", "duplicate item id 'item-00000-00000000'"),
+    ("duplicate", "duplicate item id 'item-00000-00000000' (catalogue rows 1 and 12501)"),
     ("unreadable", "part-00001.parquet: cannot be read as a Parquet shard"),
 ])
 def test_bad_shards_are_one_line_naming_the_shard(local_ray, models, catalogue, tmp_path, case, expected):

@@ -6,6 +6,7 @@ import faiss
 import numpy as np
 
 from sidkit.errors import SidkitError
+from sidkit.quantize.exact_rerank import search_size, settle
 
 
 def kmeans_centroids(x: np.ndarray, k: int, *, niter: int = 20, seed: int = 0, nredo: int = 1,
@@ -26,9 +27,13 @@ def kmeans_centroids(x: np.ndarray, k: int, *, niter: int = 20, seed: int = 0, n
     return np.ascontiguousarray(km.centroids, dtype=np.float32)
 
 
-def nearest(x: np.ndarray, centroids: np.ndarray) -> np.ndarray:
-    """Index of the nearest centroid (L2) for each row of ``x``."""
+def nearest(x: np.ndarray, centroids: np.ndarray, k: int = 1) -> np.ndarray:
+    """Index of the nearest centroid (L2) for each row of ``x`` [N] (with k > 1: the k nearest, nearest
+    first, [N, k]). The same for a row whatever batch it comes in (quantize/exact_rerank.py)."""
+    centroids = np.ascontiguousarray(centroids, dtype=np.float32)
     index = faiss.IndexFlatL2(centroids.shape[1])
     index.add(centroids)
-    _, idx = index.search(x, 1)
-    return idx[:, 0].astype(np.int64)
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    scores, short = index.search(x, search_size(k, len(centroids)))
+    best = settle(x, centroids, scores, short, min(k, len(centroids)))
+    return best[:, 0] if k == 1 else best

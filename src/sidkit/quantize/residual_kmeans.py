@@ -13,7 +13,6 @@ the cheapest code after prices: the fitted rows' codes are reproduced and new ro
 
 from __future__ import annotations
 
-import faiss
 import numpy as np
 import torch
 
@@ -99,9 +98,7 @@ class ResidualKMeans:
         if self.prices_ is not None:
             cand = priced_nearest(walk.residual, last, self.prices_[-1], k=k)
         else:
-            index = faiss.IndexFlatL2(last.shape[1])
-            index.add(last)
-            cand = index.search(walk.residual, k)[1].astype(np.int64)
+            cand = nearest(walk.residual, last, k=k).reshape(len(walk.residual), k)
         return np.stack(walk.codes + [cand[:, 0]], axis=1), cand
 
     def decode(self, codes: np.ndarray) -> np.ndarray:

@@ -15,6 +15,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from sidkit.quantize.exact_rerank import search_size, settle
+
 
 def sinkhorn_prices(cost: np.ndarray | torch.Tensor, epsilon: float = 0.05, iters: int = 500, tol: float = 5e-2,
                     start: np.ndarray | None = None) -> np.ndarray:
@@ -56,14 +58,20 @@ def squared_distances(x: np.ndarray, centroids: np.ndarray) -> torch.Tensor:
 
 def priced_nearest(x: np.ndarray, centroids: np.ndarray, prices: np.ndarray, batch: int = 65536,
                    k: int = 1) -> np.ndarray:
-    """argmin_j ‖x_i − c_j‖² − prices_j for each row [N] (with k > 1: the k smallest, best first, [N, k])."""
+    """argmin_j ‖x_i − c_j‖² − prices_j for each row [N] (with k > 1: the k smallest, best first, [N, k]).
+    The float32 product's choice, settled exactly where it is in doubt (quantize/exact_rerank.py), so a
+    row's code does not depend on its batch."""
     xt = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
     ct = torch.from_numpy(np.ascontiguousarray(centroids, dtype=np.float32))
     # ‖x‖² is the same for every code; in float64 where the price is added so ties resolve like the fit
     base = (ct * ct).sum(1).double() - torch.as_tensor(prices, dtype=torch.float64)
+    m = search_size(k, len(centroids))
     out = []
     with torch.inference_mode():
         for s in range(0, len(xt), batch):
             score = base[None, :] - 2 * (xt[s:s + batch] @ ct.T).double()
-            out.append(score.argmin(1) if k == 1 else score.topk(k, dim=1, largest=False).indices)
-    return torch.cat(out).numpy().astype(np.int64)
+            top = score.topk(m, dim=1, largest=False)
+            out.append(settle(xt[s:s + batch].numpy(), centroids, top.values.numpy(), top.indices.numpy(),
+                              min(k, len(centroids)), prices))
+    best = np.concatenate(out)
+    return best[:, 0] if k == 1 else best

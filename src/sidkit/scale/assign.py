@@ -4,8 +4,8 @@ The job, as Ray Data stages (the driver only plans and commits; it never holds i
 
 1. pieces (row groups of the input shards) → an actor pool, each actor holding the frozen tokenizer,
    reads its pieces and encodes them (``EncodePieces``);
-2. a duplicate-id check on the ids alone (a hash aggregate), and an anti-join with the table's ids, so
-   an item already in the table keeps its SID (re-sending it only answers it);
+2. input and table rows grouped by a hash of the id (``known_items``): an id twice in the input is an
+   error, and an item the table already holds keeps its SID (re-sending it only answers it);
 3. the new rows and the table's rows grouped by their first L−1 codes (``global_collisions``): collision
    handling and disambiguation levels, plus the sums the quality figures need;
 4. the new rows written as Parquet parts into a staging folder; renaming it in is the commit.
@@ -40,13 +40,15 @@ from sidkit.methods.registry import load_tokenizer
 from sidkit.scale.encode_actor import EncodePieces
 from sidkit.scale.engine import ray_session, require_ray
 from sidkit.scale.existing_table import read_table_rows, table_pieces
-from sidkit.scale.global_collisions import combine_quality, partial_quality, settle_group
+from sidkit.scale.global_collisions import combine_quality, partial_quality, settle_group, with_group
+from sidkit.scale.known_items import split_known, with_id_group
 from sidkit.sid_store import LOCK, file_lock
 from sidkit.sids.collisions import ROW_MOVES, SHOWN, resolve_settings
 from sidkit.sids.versions import META_FILE, VERSIONS, remove_stale_temps, version_meta, version_numbers
 
-ROWS_PER_PARTITION = 250_000  # hash-shuffle partitions of the joins: small enough for a 2-core laptop
+ROWS_PER_PARTITION = 250_000  # hash-shuffle partitions of the group-bys: small enough for a 2-core laptop
 ROWS_PER_FILE = 1_000_000     # output parts: few files, not one per shuffle block
+ROWS_PER_GROUP = 5_000        # rows per group of prefixes the collision step hands to one call
 
 
 def _say(progress: bool, message: str) -> None:
@@ -85,46 +87,26 @@ def _check_input(model_dir: Path, manifest: dict, columns: dict, first_piece) ->
     embed_for_model(head, manifest.get("content"), lambda: None)
 
 
-def _read_ids(pieces: dict[str, np.ndarray]) -> pa.Table:
-    """``map_batches`` function: the ids of a batch of pieces, for the duplicate check and the joins."""
-    parts = []
-    for j in range(len(pieces["path"])):
-        t = pq.ParquetFile(str(pieces["path"][j])).read_row_group(int(pieces["row_group"][j]), columns=["item_id"])
-        start = int(pieces["start"][j])
-        parts.append(pa.table({"item_id": t.column("item_id").cast(pa.string()).combine_chunks(),
-                               "row": np.arange(start, start + len(t), dtype=np.int64)}))
-    return pa.concat_tables(parts)
-
-
 def _mark_new(batch: pa.Table) -> pa.Table:
     return batch.append_column("existing", pa.array(np.zeros(len(batch), dtype=bool)))
 
 
 def _rows(batch: dict[str, np.ndarray], *, existing: bool, levels: int, vq: int) -> pa.Table:
-    """Settled rows of one kind, packed as a SID table's columns: item_id, row, codes, sid[, vq_codes]."""
-    keep = np.asarray(batch["existing"], dtype=bool) == existing
+    """Settled rows packed as a SID table's columns (item_id, row, codes, sid[, vq_codes]): the new rows,
+    or (``existing``) the table rows the input re-sent, under their input row."""
+    is_old = np.asarray(batch["existing"], dtype=bool)
+    keep = (is_old & (batch["input_row"] >= 0)) if existing else ~is_old
     codes = np.stack([batch[f"c{j}"][keep] for j in range(levels)], axis=1).astype(np.int64)
     sid = np.concatenate([codes, batch["level"][keep][:, None]], axis=1)
+    row = batch["input_row"] if existing else batch["row"]
     cols = {"item_id": pa.array(np.asarray(batch["item_id"])[keep].astype(str), pa.string()),
-            "row": np.asarray(batch["row"])[keep].astype(np.int64),
+            "row": np.asarray(row)[keep].astype(np.int64),
             "codes": pa.FixedSizeListArray.from_arrays(codes.reshape(-1), levels).cast(pa.list_(pa.int64())),
             "sid": pa.FixedSizeListArray.from_arrays(sid.reshape(-1), levels + 1).cast(pa.list_(pa.int64()))}
     if vq and not existing:
         v = np.stack([batch[f"v{j}"][keep] for j in range(vq)], axis=1).astype(np.int64)
         cols["vq_codes"] = pa.FixedSizeListArray.from_arrays(v.reshape(-1), vq).cast(pa.list_(pa.int64()))
     return pa.table(cols)
-
-
-def _string_ids(batch: pa.Table) -> pa.Table:
-    """Joins hand ids back as large_string; parts of one table must agree on the type."""
-    return batch.set_column(batch.schema.get_field_index("item_id"), "item_id", batch.column("item_id").cast(pa.string()))
-
-
-def _first_duplicate(ids, partitions: int) -> str | None:
-    counts = ids.groupby("item_id", num_partitions=partitions).count()
-    dup = counts.map_batches(lambda b: {k: np.asarray(v)[np.asarray(b["count()"]) > 1] for k, v in b.items()},
-                             batch_format="numpy").take(1)
-    return str(dup[0]["item_id"]) if dup else None
 
 
 def assign_on_ray(model_dir: str | Path, items: str | Path, *, collisions: dict | None = None,
@@ -155,16 +137,7 @@ def assign_on_ray(model_dir: str | Path, items: str | Path, *, collisions: dict 
         numbers = version_numbers(model_dir)
         current = numbers[-1] if numbers else 0
         t = time.perf_counter()
-        piece_rows = [p.as_row() for p in pieces]
-        ids = ray.data.from_items(piece_rows).map_batches(_read_ids, batch_size=1, batch_format="numpy")
-        dup = _first_duplicate(ids, partitions)
-        if dup is not None:
-            raise SidkitError(f"{items}: duplicate item id {dup!r}; expected unique ids across all shards")
-        seconds["check_ids"] = time.perf_counter() - t
-        _say(progress, f"[assign] {n_input} items in {len(shards)} shards ({len(pieces)} pieces); ids checked")
-
-        t = time.perf_counter()
-        encoded = ray.data.from_items(piece_rows).map_batches(
+        encoded = ray.data.from_items([p.as_row() for p in pieces]).map_batches(
             EncodePieces, batch_size=1, batch_format="numpy",
             compute=ray.data.ActorPoolStrategy(size=workers or _default_workers(ray)),
             num_gpus=num_gpus_per_worker or None,
@@ -172,26 +145,30 @@ def assign_on_ray(model_dir: str | Path, items: str | Path, *, collisions: dict 
                                        vq=bool(vq), cache_dir=cache_dir, encode_batch_size=encode_batch_size),
         ).materialize()
         seconds["encode"] = time.perf_counter() - t
-        _say(progress, f"[assign] encoded in {seconds['encode']:.1f}s")
+        _say(progress, f"[assign] {n_input} items in {len(shards)} shards encoded in {seconds['encode']:.1f}s")
 
         t = time.perf_counter()
         table = ray.data.from_items(table_pieces(model_dir)).map_batches(
             read_table_rows, batch_size=1, batch_format="numpy",
             fn_kwargs=dict(levels=levels, fill={"k": k, "v": vq}))
-        known_ids = table.select_columns(["item_id"])
-        new = encoded.join(known_ids, "left_anti", partitions, on=("item_id",)).map_batches(_mark_new,
-                                                                                           batch_format="pyarrow")
-        prefix = [f"c{j}" for j in range(levels - 1)] or None
-        settled = new.union(table).groupby(prefix, num_partitions=partitions).map_groups(
-            settle_group, batch_format="numpy",
-            fn_kwargs=dict(mode=settings["mode"], capacity=settings["capacity"], levels=levels)).materialize()
+        n_table = _table_rows(model_dir)
+        groups = max(16, min(4096, (n_input + n_table) // ROWS_PER_GROUP))
+        rows = encoded.map_batches(_mark_new, batch_format="pyarrow").union(table)
+        new_and_table = rows.map_batches(with_id_group, batch_format="numpy",
+                                         fn_kwargs=dict(groups=groups, source=str(items))) \
+            .groupby("id_group", num_partitions=partitions).map_groups(
+                split_known, batch_format="numpy", fn_kwargs=dict(source=str(items)))
+        settled = new_and_table.map_batches(with_group, batch_format="numpy",
+                                            fn_kwargs=dict(sizes=sizes, groups=groups)) \
+            .groupby("group", num_partitions=partitions).map_groups(
+                settle_group, batch_format="numpy",
+                fn_kwargs=dict(mode=settings["mode"], capacity=settings["capacity"], sizes=sizes)).materialize()
         sums = settled.map_batches(partial_quality, batch_format="numpy",
                                    fn_kwargs=dict(levels=levels, sizes=sizes)).take_all()
         after, moves = combine_quality(sums, levels, sizes)
-        n_table = _table_rows(model_dir)
         n_new = after["n_items"] - n_table
         seconds["collisions"] = time.perf_counter() - t
-        _say(progress, f"[assign] {n_new} new items; collision step in {seconds['collisions']:.1f}s")
+        _say(progress, f"[assign] {n_new} new items; ids and collision step in {seconds['collisions']:.1f}s")
 
         t = time.perf_counter()
         meta = {"created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "n_items": n_new,
@@ -212,13 +189,11 @@ def assign_on_ray(model_dir: str | Path, items: str | Path, *, collisions: dict 
             output = str(model_dir / VERSIONS / f"v{number:06d}") if n_new else None
         else:
             number = current
-            answered = settled.map_batches(_rows, batch_format="numpy", fn_kwargs=dict(existing=True, **pack)) \
-                .drop_columns(["row"]).join(ids, "inner", partitions, on=("item_id",)) \
-                .map_batches(_string_ids, batch_format="pyarrow")
+            answered = settled.map_batches(_rows, batch_format="numpy", fn_kwargs=dict(existing=True, **pack))
             fresh = settled.map_batches(_rows, batch_format="numpy", fn_kwargs=dict(existing=False, **pack))
             if vq:
                 fresh = fresh.drop_columns(["vq_codes"])
-            output = str(_commit_shards(Path(out_shards), fresh.union(answered.select_columns(["item_id", "row", "codes", "sid"])),
+            output = str(_commit_shards(Path(out_shards), fresh.union(answered),
                                         {"model": str(model_dir.resolve()), "model_version": number,
                                          "codebook_sizes": sizes, "levels": levels,
                                          "items": str(items), "n_items": n_input, "new": n_new, **meta}))

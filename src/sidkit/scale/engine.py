@@ -62,7 +62,7 @@ def user_error(e: BaseException) -> SidkitError | None:
     seen = set()
     while e is not None and id(e) not in seen:
         seen.add(id(e))
-        if isinstance(e, SidkitError):
+        if type(e) is SidkitError:  # exactly ours; RayTaskError(SidkitError) is one too, with Ray's header
             return e
         line = next((x for x in str(e).splitlines() if x.startswith(_RAISED)), None)
         if line:

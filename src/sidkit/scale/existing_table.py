@@ -35,8 +35,8 @@ def table_pieces(directory: str | Path) -> list[dict]:
 
 
 def read_table_rows(pieces: dict[str, np.ndarray], *, levels: int, fill: dict[str, int]) -> pa.Table:
-    """``map_batches`` function: pieces of the table → item_id, row (order key), existing, c*, and the
-    new rows' extra columns filled with −1 (``fill``: prefix → count) so the two can be unioned."""
+    """``map_batches`` function: pieces of the table → item_id, row (order key), c*, the new rows' extra
+    columns filled with −1 (``fill``: prefix → count), existing: the new rows' schema, column for column."""
     parts = []
     for j in range(len(pieces["path"])):
         path, group = str(pieces["path"][j]), int(pieces["row_group"][j])
@@ -53,10 +53,12 @@ def read_table_rows(pieces: dict[str, np.ndarray], *, levels: int, fill: dict[st
         place = t.column("row").to_numpy() if has_row else \
             np.arange(int(pieces["offset"][j]), int(pieces["offset"][j]) + len(t))
         n = len(t)
+        # the new rows' columns in their order (union'd blocks are concatenated by position)
         cols = {"item_id": t.column("item_id").cast(pa.string()).combine_chunks(),
                 "row": (np.int64(pieces["version"][j]) << ORDER_BITS) + place.astype(np.int64),
-                "existing": np.ones(n, dtype=bool), **code_columns("c", flat.reshape(n, levels))}
+                **code_columns("c", flat.reshape(n, levels))}
         for prefix, count in fill.items():
             cols.update({f"{prefix}{i}": np.full(n, -1, dtype=np.int64) for i in range(count)})
+        cols["existing"] = np.ones(n, dtype=bool)
         parts.append(pa.table(cols))
     return pa.concat_tables(parts)

@@ -6,6 +6,9 @@ fate depends only on the items that share its first L−1 codes. Ray Data groups
 and new items) by that prefix; inside a group this module runs today's rules unchanged
 (``sids.collisions``), on the new items in catalogue order, with the existing rows' tuples as the loads.
 
+Many prefixes share one group (``with_group``: a prefix's id modulo the number of groups), so Ray hands
+out a few thousand calls, not one per prefix; exactness only needs a prefix never to be split.
+
 Every row of a group comes back (existing ones unchanged) with what the quality figures need, so the
 table's collision rate, buckets and entropy are summed over groups without another pass: ``bucket`` (items
 on its final tuple), ``first`` (one row per tuple), ``enc_collided`` (would collide had nothing moved).
@@ -20,40 +23,66 @@ import numpy as np
 from sidkit.sids.collisions import ROW_MOVES
 
 
-def _tuples(codes: np.ndarray) -> list[tuple]:
-    return list(map(tuple, codes.tolist()))
+def tuple_ids(codes: np.ndarray, sizes: list[int]) -> np.ndarray:
+    """One integer per code tuple (mixed radix where it fits in 63 bits, else a dense rank)."""
+    if float(np.prod(np.asarray(sizes, dtype=np.float64))) < 2.0 ** 62:
+        key = np.zeros(len(codes), dtype=np.int64)
+        for j, k in enumerate(sizes):
+            key = key * int(k) + codes[:, j]
+        return key
+    return np.unique(codes, axis=0, return_inverse=True)[1].ravel().astype(np.int64)
 
 
-def settle_group(group: dict[str, np.ndarray], *, mode: str, capacity: int, levels: int) -> dict[str, np.ndarray]:
-    """One prefix group: new rows get their final codes and disambiguation level; existing rows keep theirs.
-    ``row`` orders rows: the existing table's order for existing rows, catalogue order for new ones."""
+def with_group(batch: dict[str, np.ndarray], *, sizes: list[int], groups: int) -> dict[str, np.ndarray]:
+    """``map_batches`` function: the group a row's first L−1 codes fall in. Many prefixes share a group
+    (fewer, larger groups for Ray to hand out); exactness only needs a prefix never to be split."""
+    levels = len(sizes)
+    prefix = np.stack([batch[f"c{j}"] for j in range(levels - 1)], axis=1) if levels > 1 else \
+        np.zeros((len(batch["row"]), 1), dtype=np.int64)
+    key = tuple_ids(prefix.astype(np.int64), list(sizes[:-1]) or [1])
+    return {**batch, "group": (key % groups).astype(np.int64)}
+
+
+def _rank_within(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's place among the rows with its key, in row order (0, 1, ...), and its key's row count."""
+    order = np.argsort(key, kind="stable")
+    sorted_key = key[order]
+    start = np.r_[True, sorted_key[1:] != sorted_key[:-1]]
+    first = np.flatnonzero(start)
+    counts = np.diff(np.r_[first, len(key)])
+    group = np.cumsum(start) - 1
+    rank = np.empty(len(key), dtype=np.int64)
+    rank[order] = np.arange(len(key)) - first[group]
+    size = np.empty(len(key), dtype=np.int64)
+    size[order] = counts[group]
+    return rank, size
+
+
+def settle_group(group: dict[str, np.ndarray], *, mode: str, capacity: int, sizes: list[int]) -> dict[str, np.ndarray]:
+    """One group of whole prefixes: new rows get their final codes and disambiguation level; existing rows
+    keep theirs. ``row`` orders rows: the table's order for existing rows, catalogue order for new ones."""
+    levels = len(sizes)
     existing = np.asarray(group["existing"], dtype=bool)
     order = np.lexsort((group["row"], ~existing))  # existing rows first, each part in its own order
     g = {name: np.asarray(values)[order] for name, values in group.items()}
     existing = existing[order]
     code_cols = [f"c{j}" for j in range(levels)]
     codes = np.stack([g[c] for c in code_cols], axis=1).astype(np.int64)
-    old, new = codes[existing], codes[~existing]
     encoded = codes.copy()
     rank = np.zeros(len(codes), dtype=np.int64)
     over = np.zeros(len(codes), dtype=bool)
-    if mode in ROW_MOVES and len(new):
+    new = ~existing
+    if mode in ROW_MOVES and new.any():
         options = np.stack([g[c] for c in sorted((c for c in g if c[:1] == "k" and c[1:].isdigit()),
-                                                key=lambda c: int(c[1:]))], axis=1)[~existing]
-        moved, rank[~existing], over[~existing] = ROW_MOVES[mode](new, options, capacity, Counter(_tuples(old)))
-        codes[~existing] = moved
-    keys = _tuples(codes)
-    seen: Counter = Counter()
-    level = np.empty(len(codes), dtype=np.int64)
-    for i, key in enumerate(keys):  # table order: existing rows, then new ones in catalogue order
-        level[i] = seen[key]
-        seen[key] += 1
-    enc_load = Counter(_tuples(encoded))
+                                                key=lambda c: int(c[1:]))], axis=1)[new]
+        loads = Counter(map(tuple, codes[existing].tolist()))
+        codes[new], rank[new], over[new] = ROW_MOVES[mode](codes[new], options, capacity, loads)
+    level, bucket = _rank_within(tuple_ids(codes, sizes))  # table order: existing rows, then new ones
+    _, enc_bucket = _rank_within(tuple_ids(encoded, sizes))
     out = {"item_id": g["item_id"], "row": g["row"], "existing": existing,
            **{c: codes[:, j] for j, c in enumerate(code_cols)},
-           "level": level, "bucket": np.array([seen[k] for k in keys], dtype=np.int64), "first": level == 0,
-           "enc_collided": np.array([enc_load[k] > 1 for k in _tuples(encoded)], dtype=bool),
-           "rank": rank, "over": over}
+           "level": level, "bucket": bucket, "first": level == 0, "enc_collided": enc_bucket > 1,
+           "rank": rank, "over": over, "input_row": g["input_row"]}
     out.update({c: g[c] for c in g if c[:1] == "v" and c[1:].isdigit()})
     return out
 
@@ -69,6 +98,7 @@ def partial_quality(batch: dict[str, np.ndarray], *, levels: int, sizes: list[in
             "n_unique": np.array([int(first.sum())]), "c_log_c": np.array([float((b * np.log(b)).sum())]),
             "moved": np.array([int((batch["rank"] > 0).sum())]), "rank_sum": np.array([int(batch["rank"].sum())]),
             "over": np.array([int(batch["over"].sum())]),
+            "answered": np.array([int((batch["input_row"] >= 0).sum())]),
             **{f"u{j}": usage[j][None, :] for j in range(levels)}}
 
 
