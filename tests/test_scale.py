@@ -288,3 +288,32 @@ def test_fit_on_a_sample_needs_no_interactions_and_keeps_the_sample_clicks(catal
     assert main(["fit", "qarm", "--items", str(catalogue), "--sample", "1000", "--out", str(tmp_path / "q")]) == 2
     assert "learns from clicks; expected --interactions" in capsys.readouterr().err
     assert not (tmp_path / "q").exists()
+
+
+def test_text_shards_are_encoded_in_the_actors(local_ray, scientific_titles, encoder, tmp_path):
+    """Shards with text columns only: each actor loads the text model and embeds its pieces with the
+    model's template. Ray runs first and caches the vectors; the in-process run reads the same vectors
+    from that cache, so the two must agree item for item (sentence-transformers pads each batch to its
+    longest text, so vectors computed in other batches may differ in the last bits)."""
+    from sidkit.data.types import Dataset
+
+    cat = scientific_titles.catalog.subset(np.arange(240))
+    folder = tmp_path / "text"
+    folder.mkdir()
+    for s in range(3):
+        rows = slice(80 * s, 80 * (s + 1))
+        pq.write_table(pa.table({"item_id": cat.item_ids[rows], "title": cat.text["title"][rows]}),
+                       folder / f"part-{s}.parquet", row_group_size=40)
+    first = read_shards(folder).subset(np.arange(120))
+    ds = Dataset("text", first, None, "{title}")
+    model = tmp_path / "model"
+    fit_to_dir(prepare(ds, encoder, need_pairs=False), "rq-kmeans", model, levels=2, codebook_size=8, seed=0)
+    cache = tmp_path / "cache"
+    on_ray = _copy(model, tmp_path / "ray")
+    report = assign_on_ray(on_ray, folder, cache_dir=str(cache), progress=False)
+    assert report["new"] == 120 and report["existing"] == 120
+    local = _copy(model, tmp_path / "local")
+    SIDStore(local, cache_dir=cache).assign(read_shards(folder))
+    a, b = SemanticIDs.read(on_ray), SemanticIDs.read(local)
+    assert a.item_ids == b.item_ids
+    np.testing.assert_array_equal(a.sid, b.sid)

@@ -127,10 +127,10 @@ def cmd_fit(args: argparse.Namespace) -> int:
         tok.build_objectives()  # unknown objective names fail now, not after embedding and mining
     tok.check_params()
     levels, codebook_size, seed = tok.levels, tok.codebook_size, tok.seed
-    ds = _load(args)
-    if ds.interactions is None and (tok.needs_pairs or cls.needs_interactions):
+    if args.dataset is None and args.interactions is None and (tok.needs_pairs or cls.needs_interactions):
         raise SidkitError(f"{args.method} learns from clicks; expected --interactions FILE with --items "
                           "(rq-kmeans and the RQ-VAE family without collaborative terms need none)")
+    ds = _load(args)
     if codebook_size > len(ds.catalog):
         raise SidkitError(f"--codebook-size {codebook_size} is larger than the {len(ds.catalog)} items; "
                           f"expected at most {len(ds.catalog)}")

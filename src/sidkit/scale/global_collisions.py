@@ -104,15 +104,16 @@ def partial_quality(batch: dict[str, np.ndarray], *, levels: int, sizes: list[in
 
 def combine_quality(parts: list[dict], levels: int, sizes: list[int]) -> tuple[dict, dict]:
     """``sid_quality``'s figures of the whole table from the batches' sums, and what the step moved."""
-    total = lambda name: sum(int(p[name]) for p in parts)  # noqa: E731
+    # a part is one take_all() row (scalars) or one batch's sums (arrays of one element)
+    total = lambda name: sum(int(np.sum(p[name])) for p in parts)  # noqa: E731
     n = total("n")
     usage = [np.sum([np.asarray(p[f"u{j}"]).reshape(-1) for p in parts], axis=0) for j in range(levels)]
     entropy = lambda u: float(-(u[u > 0] / u.sum() * np.log(u[u > 0] / u.sum())).sum())  # noqa: E731
     perplexity = [float(np.exp(entropy(u))) for u in usage]
-    c_log_c = sum(float(p["c_log_c"]) for p in parts)
+    c_log_c = sum(float(np.sum(p["c_log_c"])) for p in parts)
     quality = {
         "n_items": n, "levels": levels, "codebook_sizes": [int(k) for k in sizes],
-        "collision_rate": total("collided") / n, "max_bucket": max(int(p["max_bucket"]) for p in parts),
+        "collision_rate": total("collided") / n, "max_bucket": max(int(np.max(p["max_bucket"])) for p in parts),
         "n_unique_sids": total("n_unique"),
         "utilization": [float((u > 0).sum() / k) for u, k in zip(usage, sizes)],
         "perplexity": perplexity, "perplexity_min": float(min(perplexity)),
