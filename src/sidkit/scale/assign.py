@@ -201,7 +201,16 @@ def assign_on_ray(model_dir: str | Path, items: str | Path, *, collisions: dict 
     return {"version": number, "new": n_new, "existing": n_input - n_new, "output": output, **meta,
             "quality_after_full": after, "stage_seconds": {k: round(v, 3) for k, v in seconds.items()},
             "seconds": round(time.perf_counter() - t0, 3),
-            "driver_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+            "driver_peak_rss_mb": _peak_rss_mb()}
+
+
+def _peak_rss_mb() -> float:
+    """This process's peak RSS: VmHWM where Linux has it (ru_maxrss also counts a parent's RSS at fork)."""
+    try:
+        line = next(x for x in Path("/proc/self/status").read_text().splitlines() if x.startswith("VmHWM:"))
+        return round(int(line.split()[1]) / 1024, 1)
+    except (OSError, StopIteration, ValueError):
+        return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
 def _default_workers(ray) -> int:
