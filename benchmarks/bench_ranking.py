@@ -1,7 +1,7 @@
 """QARM ranking on ml-100k: the variant table (QARM Tables 1 and 5 shape), the VQ code length K and the
 embedding dimension d sweeps (Table 2), the ID-free mode, each over seeds.
 
-    python benchmarks/bench_ranking.py --data-dir ../shared/datasets/ml-100k [--seeds 3] [--parts main,k,d,idfree]
+    python benchmarks/bench_ranking.py --data-dir ../shared/datasets/ml-100k [--seeds 3] [--parts main,k,d,idfree,features,cf]
     python benchmarks/bench_ranking.py --tables      # the Markdown tables of BENCHMARKS.md from the records
 
 Appends one JSON record per part to benchmarks/out/ranking.jsonl and prints Markdown tables.
@@ -51,10 +51,15 @@ def tables() -> None:
             print()
         else:
             knob = {"k": "vq_k", "d": "dim"}.get(rec["part"])
-            label = f"{knob}={rec.get(knob)}" if knob else "id-free"
+            label = (f"{knob}={rec.get(knob)}" if knob else "id-free" if rec["part"] == "idfree"
+                     else f"{rec['sid_features']['scheme']}{'' if rec.get('item_ids', True) else ', id-free'}"
+                     if rec["part"] == "features"
+                     else f"cf input {rec['cf_input']['kind']}:{rec['cf_input']['weight']}" if rec.get("cf_input")
+                     else "content only")
             for variant, r in res.items():
+                groups = [pm(g["ctr"]) for g in r["groups"].values()] if rec["part"] in ("features", "cf") else []
                 print(f"| {label} | {variant} | {pm(r['ctr'])} | {pm(r['ctr'], 'uauc')} | {pm(r['ctr'], 'gauc')} | "
-                      f"{pm(r['cold_start']['ctr'])} |")
+                      + "".join(f"{g} | " for g in groups) + f"{pm(r['cold_start']['ctr'])} |")
 
 
 def main() -> None:
@@ -75,6 +80,12 @@ def main() -> None:
         "k": [({"variants": ["vq"], "vq_k": k}, {"vq_k": k}) for k in (5, 10, 15, 20, 25)],
         "d": [({"variants": ["baseline", "vq+rq"], "dim": d}, {"dim": d}) for d in (16, 32, 64)],
         "idfree": [({"variants": ["ia-rep", "vq", "rq", "vq+rq"]}, {"item_ids": False})],
+        # SID feature parameterisation: a table per level vs hashed prefixes vs hashed uni+bigrams
+        "features": [({"variants": ["vq+rq"]}, {"item_ids": ids, "sid_features": {"scheme": scheme, "table_size": 20000}})
+                     for ids in (True, False) for scheme in ("per-level", "prefix-ngram", "ngram")],
+        # QARM's codes from content alone vs content fused with co-click factors (--cf-input cooc, 0.2)
+        "cf": [({"variants": ["rq", "vq+rq"]}, {}),
+               ({"variants": ["rq", "vq+rq"]}, {"cf_input": {"kind": "cooc", "weight": 0.2}})],
     }
     for part in args.parts.split(","):
         for config, kwargs in runs[part]:

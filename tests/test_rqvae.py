@@ -178,3 +178,18 @@ def test_resume_from_a_corrupt_checkpoint(embedding_files, tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 2 and "checkpoint.safetensors: not a sidkit checkpoint" in err, err
     assert not (tmp_path / "out").exists()
+
+
+def test_select_collisions_keeps_the_step_with_the_fewest(x_pairs, rqvae):
+    """The kept weights are those of the checked step with the lowest catalogue collision rate: the
+    final codes collide exactly that much, never more than the last check's codes."""
+    from sidkit.methods.collision_selection import collision_rate
+
+    x, _ = x_pairs
+    tok = RQVAE(steps=500, restart_every=120, seed=0, select="collisions", select_every=100).fit(x, progress=False)
+    steps = [s for s, _ in tok.selection_history_]
+    rates = [r for _, r in tok.selection_history_]
+    assert steps == [100, 200, 300, 400, 500]
+    assert tok.selected_step_ == steps[int(np.argmin(rates))]
+    assert collision_rate(tok.labels_) == min(rates) <= rates[-1]
+    assert rates[-1] == collision_rate(rqvae.labels_)  # selection watches training; it does not change it

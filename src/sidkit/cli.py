@@ -130,6 +130,9 @@ def cmd_fit(args: argparse.Namespace) -> int:
     if args.dataset is None and args.interactions is None and (tok.needs_pairs or cls.needs_interactions):
         raise SidkitError(f"{args.method} learns from clicks; expected --interactions FILE with --items "
                           "(rq-kmeans and the RQ-VAE family without collaborative terms need none)")
+    cf_input = _cf_input(args, seed)
+    if cf_input is not None and args.dataset is None and args.interactions is None:
+        raise SidkitError(f"--cf-input {args.cf_input} learns item factors from clicks; expected --interactions FILE")
     ds = _load(args)
     if codebook_size > len(ds.catalog):
         raise SidkitError(f"--codebook-size {codebook_size} is larger than the {len(ds.catalog)} items; "
@@ -155,7 +158,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     prep = prepare(ds, _encoder(args), need_pairs=tok.needs_pairs, pair_sources=tuple(args.pairs.split(",")),
                    seed=seed, need_users=needs_users, user_content=getattr(tok, "user_content", "auto"),
                    half_life=getattr(tok, "half_life", 10.0), cache_pairs=not args.no_pair_cache,
-                   strict=args.strict, progress=rank == 0)
+                   strict=args.strict, progress=rank == 0, cf_input=cf_input)
     if rank == 0:
         print(f"[fit] {args.method}: {levels} levels x {codebook_size} codes", file=sys.stderr, flush=True)
     extra = {"source": {k: str(Path(v).resolve()) if v and k != "dataset" else v
@@ -210,6 +213,14 @@ def cmd_quality(args: argparse.Namespace) -> int:
         to_row = np.array([row.get(i, -1) for i in ds.catalog.item_ids])
         keep = (to_row[prev] >= 0) & (to_row[last] >= 0)
         quality["collab_prefix_agreement"] = collab_prefix_agreement(table.codes, to_row[prev][keep], to_row[last][keep])
+        from sidkit.data.splits import leave_one_out
+        from sidkit.sids.quality import quality_by_group
+
+        clicked = np.zeros(len(table), dtype=bool)  # items added by assign since the fit count as without clicks
+        trained = np.unique(to_row[leave_one_out(ds.interactions).train.items])
+        clicked[trained[trained >= 0]] = True
+        quality["by_clicks"] = quality_by_group(table.codes, {"with_clicks": clicked, "without_clicks": ~clicked},
+                                                to_row[prev][keep], to_row[last][keep])
     if "collisions" in table.manifest:  # how the fit handled collisions, with the figures before
         quality["collisions"] = table.manifest["collisions"]
     try:  # figures that need the fit's inputs (embeddings, the tokenizer): the fit measured them
@@ -327,16 +338,23 @@ def cmd_eval_ranking(args: argparse.Namespace) -> int:
     if args.sids and args.codes != "qarm":
         raise SidkitError(f"--sids DIR takes the codes from DIR; expected no --codes {args.codes} with it")
     code_params = _code_params(args)  # a bad view name fails now, not after the first seed
+    if args.table_size < 0:
+        raise SidkitError(f"--table-size {args.table_size}; expected 0 (one row per gram) or a positive size")
     ds = _load(args)
     result = evaluate_ranking(ds, _encoder(args), variants, seeds=list(range(args.seed, args.seed + args.seeds)),
                               dim=args.dim, vq_k=args.vq_k, item_ids=not args.id_free, epochs=args.epochs,
                               neg_ratio=args.neg_ratio, levels=args.levels, codebook_size=args.codebook_size,
-                              sids=args.sids, codes=args.codes, code_params=code_params, progress=True)
+                              sids=args.sids, codes=args.codes, code_params=code_params,
+                              cf_input=_cf_params(args), progress=True,
+                              sid_features={"scheme": args.sid_features, "table_size": args.table_size,
+                                            "ngram": args.ngram})
     table = ranking_table(result)
     with output_dir(args.out) as tmp:
         write_json(tmp / "ranking.json", json_safe(result))
         write_file(tmp / "ranking.md", lambda p: p.write_text(table + "\n", encoding="utf-8"))
         write_json(tmp / "manifest.json", {"command": "eval ranking", "dataset": ds.name, "variants": variants,
+                                           "sid_features": args.sid_features, "table_size": args.table_size,
+                                           "ngram": args.ngram, "cf_input": _cf_params(args),
                                            "codes": args.sids or args.codes, "code_params": code_params,
                                            "seeds": args.seeds, "seed": args.seed, "version": __version__})
     print(table)
@@ -444,7 +462,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"sidkit {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
     for add in (_demo_parser, _fit_parser, _assign_parser, _eval_parser, _bench_parser, _serve_parser,
-                _quality_parser):
+                _quality_parser, _import_parser, _export_parser):
         add(sub)
     return p
 
@@ -506,6 +524,7 @@ def _fit_parser(sub) -> None:
         m.add_argument("--no-pair-cache", action="store_true",
                        help="mine pairs again even if the cache holds them for the same clicks, sources and seed")
         m.add_argument("--strict", action="store_true", help="refuse items whose text is empty (default: warn)")
+        _cf_args(m)
         add_param_flags(m, cls, f"{name} parameters (from its constructor)")
         if "checkpoint_dir" in inspect.signature(cls.fit).parameters:
             t = m.add_argument_group("checkpoints")
@@ -514,6 +533,38 @@ def _fit_parser(sub) -> None:
         _collision_args(m, "disambiguate")
         _encoder_args(m)
         m.set_defaults(func=cmd_fit)
+
+
+def _cf_args(p: argparse.ArgumentParser) -> None:
+    from sidkit.collab.cf_input import COLD_RULES
+    from sidkit.collab.item_factors import KINDS
+
+    g = p.add_argument_group("collaborative input (for catalogues whose content cannot tell items apart)")
+    g.add_argument("--cf-input", choices=KINDS,
+                   help="fuse item factors learned from the training clicks into every method's input: cooc (SVD "
+                        "of co-click PMI, item2vec's closed form) or bpr")
+    g.add_argument("--cf-weight", type=float, default=0.2, help="the CF part's share of the input (default 0.2)")
+    g.add_argument("--cf-dim", type=_positive, default=64, help="item factor dimensions (default 64)")
+    g.add_argument("--cf-cold", choices=COLD_RULES, default="mapped",
+                   help="CF part of items without training clicks and of new items: mapped (ridge regression from "
+                        "content, fitted on the clicked items) or zero")
+
+
+def _cf_params(args: argparse.Namespace) -> dict | None:
+    if not args.cf_input:
+        return None
+    from sidkit.collab.cf_input import CFInput
+
+    params = {"kind": args.cf_input, "weight": args.cf_weight, "dim": args.cf_dim, "cold": args.cf_cold}
+    CFInput(**params)  # a bad setting fails now, not after embedding
+    return params
+
+
+def _cf_input(args: argparse.Namespace, seed: int):
+    from sidkit.collab.cf_input import CFInput
+
+    params = _cf_params(args)
+    return CFInput(**params, seed=seed) if params else None
 
 
 def _assign_parser(sub) -> None:
@@ -568,6 +619,14 @@ def _ranking_parser(ev_sub) -> None:
     r.add_argument("--steps", type=_positive, help="optimizer steps of a gradient-trained --codes method")
     r.add_argument("--no-view", action="append", default=[], metavar="NAME", help="das without this alignment view")
     r.add_argument("--no-debias", action="store_true", help="das with a plain two-tower CF model")
+    f = r.add_argument_group("SID feature parameterisation (item SIDs and DAS user SIDs)")
+    f.add_argument("--sid-features", choices=("per-level", "prefix-ngram", "ngram"), default="per-level",
+                   help="per-level: a table per level; prefix-ngram: a row per prefix 1..L; ngram: a row per "
+                        "contiguous n-gram up to --ngram (the last two in one table of --table-size rows)")
+    f.add_argument("--table-size", type=int, default=0,
+                   help="hash prefixes / n-grams into this many rows (default 0: one row per possible gram)")
+    f.add_argument("--ngram", type=_positive, default=2, help="longest n-gram of --sid-features ngram (default 2)")
+    _cf_args(r)
     _encoder_args(r)
     r.set_defaults(func=cmd_eval_ranking)
 
@@ -635,6 +694,74 @@ def _quality_parser(sub) -> None:
     q.add_argument("--address", help="join this Ray cluster (auto, ray://HOST:PORT); default: a local one")
     q.add_argument("--num-cpus", type=_positive, help="CPUs of the local Ray (default: all)")
     q.set_defaults(func=cmd_quality)
+
+
+def _import_parser(sub) -> None:
+    i = sub.add_parser("import", help="SIDs made elsewhere (LC-Rec index JSON, Parquet item_id + codes) as a SID "
+                                      "folder that quality, eval generative and eval ranking read like a fit")
+    i.add_argument("file", help="an LC-Rec/LETTER index .json ({\"0\": [\"<a_12>\", ...]}) or a .parquet "
+                                "with item_id, codes")
+    _data_args(i)
+    i.add_argument("--out", required=True, help="output folder (sids.parquet, manifest.json, quality.json)")
+    i.add_argument("--item-order", help="for a .json index: a text file of item ids, one per line, in the order "
+                                        "of the index's row numbers (default: the catalogue's order)")
+    i.add_argument("--codebook-sizes", help="codes per level, e.g. 256,256,256 (default: the largest code + 1)")
+    i.set_defaults(func=cmd_import)
+
+
+def _export_parser(sub) -> None:
+    e = sub.add_parser("export", help="a SID folder's codes as an LC-Rec index .json or a Parquet item_id, codes")
+    e.add_argument("sids", help="a SID folder (or its sids.parquet)")
+    e.add_argument("--out", required=True, help="FILE.json (LC-Rec index, rows in the table's order) or FILE.parquet")
+    e.add_argument("--with-disambiguation", action="store_true",
+                   help="add the disambiguation level as one more token (json)")
+    e.set_defaults(func=cmd_export)
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from sidkit.atomic import check_output_dir
+    from sidkit.workflow import import_to_dir
+
+    check_output_dir(args.out)
+    sizes = None
+    if args.codebook_sizes:
+        try:
+            sizes = [int(k) for k in args.codebook_sizes.split(",")]
+        except ValueError:
+            sizes = []
+        if not sizes or min(sizes) < 1:
+            raise SidkitError(f"--codebook-sizes {args.codebook_sizes!r}; expected positive integers like 256,256,256")
+    order = None
+    if args.item_order:
+        try:
+            order = [line.strip() for line in Path(args.item_order).read_text(encoding="utf-8").splitlines()
+                     if line.strip()]
+        except (OSError, UnicodeDecodeError) as e:
+            raise SidkitError(f"{args.item_order}: cannot be read ({type(e).__name__}); expected item ids, one a line")
+    ds = _load(args)
+    source = {k: str(Path(v).resolve()) if v and k != "dataset" else v
+              for k, v in (("dataset", args.dataset), ("data_dir", args.data_dir), ("items", args.items),
+                           ("interactions", args.interactions))}
+    table = import_to_dir(ds, args.file, args.out, item_order=order, codebook_sizes=sizes, source=source)
+    print(json.dumps(json.loads((Path(args.out) / "quality.json").read_text(encoding="utf-8")), indent=2))
+    print(f"wrote {args.out}/sids.parquet ({len(table)} items, {table.levels} levels)", file=sys.stderr)
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from sidkit.sids.external import write_codes_parquet, write_lcrec_index
+    from sidkit.sids.table import SemanticIDs
+
+    suffix = Path(args.out).suffix.lower()
+    if suffix not in (".json", ".parquet"):
+        raise SidkitError(f"--out {args.out}: expected a .json (LC-Rec index) or .parquet file name")
+    table = SemanticIDs.read(args.sids)
+    if suffix == ".json":
+        write_lcrec_index(table, args.out, args.with_disambiguation)
+    else:
+        write_codes_parquet(table, args.out)
+    print(f"wrote {args.out} ({len(table)} items)", file=sys.stderr)
+    return 0
 
 
 def _one_line_warnings() -> None:

@@ -30,6 +30,7 @@ from typing import Iterator
 
 import numpy as np
 
+from sidkit.collab.cf_input import cf_for_model
 from sidkit.content.item_embeddings import embed_for_model
 from sidkit.content.text_encoder import DEFAULT_MODEL, TextEncoder
 from sidkit.data.types import Catalog
@@ -138,6 +139,7 @@ class SIDStore:
             raise SidkitError(f"{self.directory / 'model' / 'config.json'}: codebook sizes {sizes}; expected "
                               f"{list(self.codebook_sizes)} as in manifest.json and sids.parquet")
         spec = self.manifest.get("content") or {}
+        self._cf = cf_for_model(self.directory, spec)  # a --cf-input model: its mapping, checked now
         if "text" in (spec.get("modalities") or {}):
             from sidkit.content.text_encoder import resolve_model_path
 
@@ -209,7 +211,7 @@ class SIDStore:
 
     def embed(self, catalog: Catalog) -> np.ndarray:
         """x for new items, the way the fitted items' x was made (the manifest's content spec)."""
-        return embed_for_model(catalog, self.manifest.get("content"), self._text_encoder)
+        return embed_for_model(catalog, self.manifest.get("content"), self._text_encoder, self._cf)
 
     def assign(self, catalog: Catalog, collisions: dict | None = None) -> dict:
         """Give SIDs to the catalogue's new items (known ids are answered as they are) in one new version.

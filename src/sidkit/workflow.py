@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from sidkit.atomic import output_dir, write_file, write_json
+from sidkit.collab.cf_input import CFInput
 from sidkit.collab.item_pairs import ItemPairs
 from sidkit.collab.mine import mine_or_load
 from sidkit.content.duplicates import duplicate_inputs, duplicate_warning
@@ -29,7 +30,7 @@ from sidkit.errors import SidkitError, SidkitWarning
 from sidkit.methods.base import Tokenizer
 from sidkit.methods.registry import make_tokenizer
 from sidkit.sids.collisions import DEFAULT_COLLISIONS, SHOWN, check_mode, handle_collisions
-from sidkit.sids.quality import collab_prefix_agreement, neighbour_preservation, sid_quality
+from sidkit.sids.quality import collab_prefix_agreement, neighbour_preservation, quality_by_group, sid_quality
 from sidkit.sids.table import SemanticIDs
 
 
@@ -47,6 +48,7 @@ class Prepared:
     user_embeddings: np.ndarray | None = None  # [n_users, d_u] for methods with user SIDs (das)
     pairs_cached: bool = False  # the pairs came from the pair cache
     input_duplicates: dict | None = None  # content.duplicates: items sharing their input with another
+    cf_input: CFInput | None = None  # --cf-input: embeddings = content fused with CF factors (collab/cf_input.py)
 
     def first(self, n: int) -> "Prepared":
         """The first ``n`` items as if the catalogue ended there (pairs and held-out transitions inside
@@ -58,8 +60,8 @@ class Prepared:
             inside = (p.trigger < n) & (p.target < n)
             pairs = ItemPairs(p.trigger[inside], p.target[inside], p.source[inside])
         dataset = replace(self.dataset, catalog=self.dataset.catalog.subset(np.arange(n)))
-        if self.user_embeddings is not None:
-            raise SidkitError("Prepared.first: user embeddings were made from the whole catalogue's clicks; "
+        if self.user_embeddings is not None or self.cf_input is not None:
+            raise SidkitError("Prepared.first: user embeddings and CF input were made from the whole catalogue's clicks; "
                               "expected a preparation without users")
         return Prepared(dataset, self.embeddings[:n], pairs, (prev[keep], last[keep]), {}, self.content)
 
@@ -84,26 +86,35 @@ def pair_cache_dir(encoder: TextEncoder | None) -> Path:
 def prepare(dataset: Dataset, encoder: TextEncoder | None = None, *, need_pairs: bool = True,
             pair_sources: tuple[str, ...] = ("u2i", "swing"), seed: int = 0, need_users: bool = False,
             user_content: str = "auto", half_life: float = 10.0, cache_pairs: bool = True,
-            strict: bool = False, progress: bool = False) -> Prepared:
+            strict: bool = False, progress: bool = False, cf_input: CFInput | None = None) -> Prepared:
     """Embeddings, split and pairs; with ``need_users`` also the users' content embeddings
     (content/user_embeddings.py: ``user_content`` auto, profile, history, profile+history; ``half_life``
     of the history's recency weights, in items). Pairs are cached (collab/pair_cache.py) unless
-    ``cache_pairs`` is false; ``strict`` refuses items with empty text."""
+    ``cache_pairs`` is false; ``strict`` refuses items with empty text. With ``cf_input`` the embeddings
+    are the content fused with item factors fitted on the split's training clicks (collab/cf_input.py)."""
     say = (lambda m: print(m, file=sys.stderr, flush=True)) if progress else (lambda m: None)
     seconds = {}
     t = time.perf_counter()
     say(f"[embed] {len(dataset.catalog)} items")
     x = item_embeddings(dataset, encoder, strict=strict)
     seconds["embed"] = time.perf_counter() - t
+    clicks = dataset.interactions
+    if clicks is None and (need_pairs or need_users or cf_input is not None):
+        why = "mines item pairs" if need_pairs else "makes user SIDs" if need_users else "uses --cf-input"
+        raise SidkitError(f"{dataset.name}: no interactions; expected --interactions FILE (this run {why}, "
+                          "which needs clicks)")
+    split = leave_one_out(clicks) if clicks is not None else None
+    spec = content_spec(dataset, encoder, x)
+    if cf_input is not None:
+        t = time.perf_counter()
+        say(f"[cf] {cf_input.kind} item factors from {len(split.train)} training interactions")
+        x = cf_input.fit(split.train, x).fitted_input(x)
+        spec["cf"] = cf_input.spec()
+        seconds["cf"] = time.perf_counter() - t
     duplicates = duplicate_inputs(x)
     warning = duplicate_warning(duplicates)
     if warning:
         warnings.warn(warning, SidkitWarning, stacklevel=2)
-    clicks = dataset.interactions
-    if clicks is None and (need_pairs or need_users):
-        raise SidkitError(f"{dataset.name}: no interactions; expected --interactions FILE (this method "
-                          f"{'mines item pairs' if need_pairs else 'makes user SIDs'} from clicks)")
-    split = leave_one_out(clicks) if clicks is not None else None
     pairs, cached = None, False
     if need_pairs:
         t = time.perf_counter()
@@ -119,8 +130,8 @@ def prepare(dataset: Dataset, encoder: TextEncoder | None = None, *, need_pairs:
         users = user_embeddings(dataset, split.train, x, encoder, user_content, half_life)
         seconds["users"] = time.perf_counter() - t
     held_out = last_transitions(clicks) if clicks is not None else (np.zeros(0, np.int64), np.zeros(0, np.int64))
-    return Prepared(dataset, x, pairs, held_out, seconds, content_spec(dataset, encoder, x),
-                    split.train if split is not None else None, users, cached, duplicates)
+    return Prepared(dataset, x, pairs, held_out, seconds, spec, split.train if split is not None else None, users,
+                    cached, duplicates, cf_input)
 
 
 def fit_method(prep: Prepared, method: str, *, levels: int = 3, codebook_size: int = 256, seed: int = 0,
@@ -146,6 +157,10 @@ def fit_method(prep: Prepared, method: str, *, levels: int = 3, codebook_size: i
     quality = sid_quality(sids.codes, sids.codebook_sizes)
     quality["collab_prefix_agreement"] = collab_prefix_agreement(sids.codes, *prep.held_out)
     quality["collisions"] = handled
+    if prep.train is not None:  # where collisions remain: items the clicks know vs items they do not
+        clicked = np.bincount(prep.train.items, minlength=len(sids)) > 0
+        quality["by_clicks"] = quality_by_group(sids.codes, {"with_clicks": clicked, "without_clicks": ~clicked},
+                                                *prep.held_out)
     quality["neighbour_preservation@10"] = neighbour_preservation(prep.embeddings, sids.codes)
     if type(tok).decode is not Tokenizer.decode:  # a method that can decode: how much its codes lose
         quality["reconstruction_mse"] = tok.reconstruction_mse(prep.embeddings, encoded)
@@ -173,6 +188,8 @@ def write_result(result: FitResult, directory: Path, prep: Prepared, seed: int, 
     """Write one method's files into ``directory`` (already a temp folder inside an atomic output)."""
     tok = result.tokenizer
     tok.save(directory / "model")
+    if prep.cf_input is not None:
+        prep.cf_input.save(directory)
     manifest = {
         "method": result.method,
         "dataset": prep.dataset.name,
@@ -239,3 +256,28 @@ def write_fit_report(path: Path, result: FitResult, prep: Prepared) -> None:
                  {result.method: result.sids.codes}, {result.method: space}, list(titles),
                  {f"{result.method} alignment": tok.history_} if getattr(tok, "history_", None) else None,
                  training_logs={result.method: tok.training_log_} if getattr(tok, "training_log_", None) else None)
+
+
+def import_to_dir(dataset: Dataset, path: str | Path, out: str | Path, *, item_order: list[str] | None = None,
+                  codebook_sizes: list[int] | None = None, source: dict | None = None) -> SemanticIDs:
+    """SIDs made elsewhere (sids/external.py) as a SID folder like a fitted one: ``sids.parquet``,
+    ``manifest.json``, ``sid_tokens.json`` and ``quality.json`` with the figures that need only the codes
+    and the clicks (no model, so no reconstruction or decode). ``eval generative`` / ``eval ranking`` /
+    ``quality`` read it as they read a fit."""
+    from sidkit.sids.external import read_external
+
+    table = read_external(path, dataset.catalog.item_ids, item_order, codebook_sizes)
+    quality = sid_quality(table.codes, table.codebook_sizes)
+    clicks = dataset.interactions
+    if clicks is not None:
+        held_out = last_transitions(clicks)
+        quality["collab_prefix_agreement"] = collab_prefix_agreement(table.codes, *held_out)
+        clicked = np.bincount(leave_one_out(clicks).train.items, minlength=len(table)) > 0
+        quality["by_clicks"] = quality_by_group(table.codes, {"with_clicks": clicked, "without_clicks": ~clicked},
+                                                *held_out)
+    with output_dir(out) as tmp:
+        table.write(tmp, method="import", dataset=dataset.name,
+                    imported={"file": str(Path(path).resolve()), "format": Path(path).suffix.lstrip(".").lower()},
+                    source=source or {"dataset": dataset.name})
+        write_json(tmp / "quality.json", quality)
+    return table

@@ -47,5 +47,5 @@ def duplicate_warning(stats: dict) -> str | None:
         return None
     return (f"{share:.1%} of items have exactly the same input as another item (near-identical, cosine > "
             f"{stats['near_threshold']}: {stats['near_identical_share']:.1%}); their SIDs can differ only in the "
-            "disambiguation level. Add distinguishing fields to --template, or a column of collaborative "
-            "vectors (e.g. item factors) to --items")
+            "disambiguation level. Add distinguishing fields to --template, or collaborative input learned from "
+            "the clicks (--cf-input cooc)")

@@ -7,7 +7,7 @@ added after fitting (``sidkit assign``) get their x the same way: ``embed_like``
 from __future__ import annotations
 
 import warnings
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
@@ -17,7 +17,12 @@ from sidkit.content.text_encoder import DEFAULT_MODEL, TextEncoder
 from sidkit.data.types import Catalog, Dataset
 from sidkit.errors import SidkitError, SidkitWarning
 
-GIVEN = "embedding"  # a column (or API field) holding x itself, in the fitted model's input space
+if TYPE_CHECKING:
+    from sidkit.collab.cf_input import CFInput
+
+# a column (or API field) holding x itself, in the fitted model's input space (for a model fitted with
+# --cf-input: the content part, to which the CF stand-in is added)
+GIVEN = "embedding"
 
 
 def item_texts(dataset: Dataset) -> list[str]:
@@ -53,7 +58,8 @@ def _parts(catalog: Catalog, template: str | None, encoder: TextEncoder | None,
 
 def content_spec(dataset: Dataset, encoder: TextEncoder | None, x: np.ndarray,
                  weights: dict[str, float] | None = None) -> dict:
-    """How ``x`` was made from the catalogue, as JSON for the manifest."""
+    """How the content embedding ``x`` was made from the catalogue, as JSON for the manifest (a CF input
+    adds its own entry ``cf``; ``dim`` stays the content part's)."""
     modalities = {name: int(e.shape[1]) for name, e in dataset.catalog.embeddings.items()}
     if dataset.text_template and dataset.catalog.text:
         modalities["text"] = 0  # its size is the text model's
@@ -62,10 +68,17 @@ def content_spec(dataset: Dataset, encoder: TextEncoder | None, x: np.ndarray,
             "modalities": modalities, "weights": weights or {}, "dim": int(x.shape[1])}
 
 
-def embed_for_model(catalog: Catalog, spec: dict | None, encoder: Callable[[], TextEncoder]) -> np.ndarray:
+def embed_for_model(catalog: Catalog, spec: dict | None, encoder: Callable[[], TextEncoder],
+                    cf: "CFInput | None" = None) -> np.ndarray:
     """x for new items of a fitted model whose manifest recorded ``spec`` (``encoder`` is called only if
-    text has to be encoded): what ``sidkit assign`` does in process and in each Ray actor."""
+    text has to be encoded): what ``sidkit assign`` does in process and in each Ray actor. A model fitted
+    with ``--cf-input`` needs its ``cf`` (collab.cf_input.cf_for_model): new items get the cold stand-in."""
     from sidkit.data.embedding_matrix import as_matrix
+
+    if (spec or {}).get("cf"):
+        if cf is None:
+            raise SidkitError("the model was fitted with --cf-input; expected its CF input (cf_for_model)")
+        return cf.new_input(embed_for_model(catalog, {k: v for k, v in spec.items() if k != "cf"}, encoder))
 
     if spec is None:  # a folder fitted before specs were recorded: only given vectors can be used
         if GIVEN not in catalog.embeddings:

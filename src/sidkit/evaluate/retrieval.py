@@ -31,3 +31,26 @@ def retrieval_metrics(ranked: np.ndarray, target: np.ndarray, ks: tuple[int, ...
         out[f"recall@{k}"] = float(hit.mean()) if len(rank) else float("nan")
         out[f"ndcg@{k}"] = float(np.where(hit, 1.0 / np.log2(np.maximum(rank, 0) + 2.0), 0.0).mean()) if len(rank) else float("nan")
     return out
+
+
+def group_misses(ranked: np.ndarray, target: np.ndarray, group: np.ndarray, k: int = 10) -> float:
+    """Share of users whose target is not in the first ``k`` while another item of the target's group is.
+
+    With ``group`` the full code tuple of each item (before the disambiguation level), this is the cost
+    of collisions in generative retrieval: the model decoded the right codes and picked the wrong one of
+    the items that share them."""
+    ranked, target, group = np.asarray(ranked)[:, :k], np.asarray(target), np.asarray(group)
+    if len(target) == 0:
+        return float("nan")
+    rank = target_rank(ranked, target)
+    same = (ranked >= 0) & (group[np.maximum(ranked, 0)] == group[target][:, None]) & (ranked != target[:, None])
+    return float(((rank < 0) & same.any(axis=1)).mean())
+
+
+def per_user_scores(rank: np.ndarray, k: int = 10) -> dict[str, np.ndarray]:
+    """Per-user ``recall@k`` and ``ndcg@k`` from 0-based target ranks (−1: not retrieved), the values whose
+    mean ``retrieval_metrics`` reports; what a paired comparison of two rankers resamples."""
+    rank = np.asarray(rank)
+    hit = (rank >= 0) & (rank < k)
+    return {f"recall@{k}": hit.astype(np.float64),
+            f"ndcg@{k}": np.where(hit, 1.0 / np.log2(np.maximum(rank, 0) + 2.0), 0.0)}

@@ -89,6 +89,9 @@ class DAS(RQVAE):
         """``interactions``: the training clicks (never the test period); ``user_x`` [n_users, d_u] the
         users' content embeddings in the order of ``interactions.user_ids``."""
         self.build_objectives()
+        if self.select != "last":
+            raise SidkitError(f"das: select={self.select!r}; expected 'last' (the collision selection runs on the "
+                              "rqvae, quasid and adasid loop only)")
         if interactions is None or user_x is None:
             raise SidkitError("das needs the training interactions and the users' content embeddings")
         x, user_x = as_matrix(x), as_matrix(user_x)

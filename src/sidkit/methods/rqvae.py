@@ -15,6 +15,10 @@ Batches are pair batches when an objective needs pairs (or ``use_pairs``), else 
 n levels get Sinkhorn prices from the catalogue's residuals (LC-Rec's uniform mapping of the last level,
 quantize/sinkhorn.py), so their codes spread evenly; ``encode`` and ``candidates`` use the same prices.
 Training is unchanged: the option only moves items between codes of the balanced levels.
+
+``select="collisions"`` (``--select collisions``): every ``select_every`` steps the catalogue is encoded
+and the weights of the step with the fewest colliding items are kept (methods/collision_selection.py);
+``selected_step_`` says which. The default ``last`` keeps the last step.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from sidkit.collab.pair_batches import BatchPlan
 from sidkit.data.embedding_matrix import as_matrix
 from sidkit.errors import SidkitError
 from sidkit.methods.base import Tokenizer
+from sidkit.methods.collision_selection import CollisionSelection
 from sidkit.methods.rqvae_network import RQVAENetwork
 from sidkit.methods.train_loop import train
 from sidkit.objectives import OBJECTIVES, Objective
@@ -43,7 +48,8 @@ class RQVAE(Tokenizer):
     constraints = {"gradient": one_of(GRADIENT_ESTIMATORS), "steps": at_least(1), "batch_size": at_least(4),
                    "restart_every": at_least(1), "checkpoint_every": at_least(1), "lr": positive,
                    "dim": at_least(1), "beta": at_least(0), "weight_decay": at_least(0),
-                   "balance_levels": at_least(0), "balance_epsilon": positive}
+                   "balance_levels": at_least(0), "balance_epsilon": positive, "select": one_of(("last", "collisions")),
+                   "select_every": at_least(1)}
 
     def __init__(self, levels: int = 3, codebook_size: int = 256, dim: int = 32,
                  hidden: tuple[int, ...] = (512, 256, 128), beta: float = 0.25, gradient: str = "ste",
@@ -51,7 +57,7 @@ class RQVAE(Tokenizer):
                  restart_every: int = 100, kmeans_init: bool = True, objectives: tuple[str, ...] = (),
                  objective_params: dict[str, dict[str, Any]] | None = None, use_pairs: bool = False,
                  checkpoint_every: int = 500, balance_levels: int = 0, balance_epsilon: float = 0.05,
-                 seed: int = 0) -> None:
+                 select: str = "last", select_every: int = 250, seed: int = 0) -> None:
         self.levels = levels
         self.codebook_size = codebook_size
         self.dim = dim
@@ -70,6 +76,8 @@ class RQVAE(Tokenizer):
         self.checkpoint_every = checkpoint_every
         self.balance_levels = balance_levels
         self.balance_epsilon = balance_epsilon
+        self.select = select
+        self.select_every = select_every
         self.seed = seed
 
     def objective_names(self) -> list[str]:
@@ -122,10 +130,15 @@ class RQVAE(Tokenizer):
         config = {"method": self.method, **self.get_params()}
         if self.kmeans_init and not (resume and has_checkpoint(checkpoint_dir)):
             init_codebooks(self.net_, x, self.seed)
+        selection = (CollisionSelection(self.net_, lambda: encode_with(self.net_, x), self.select_every, self.steps)
+                     if self.select == "collisions" else None)
         self.training_log_ = train(
             self.net_, objectives, x, plan, steps=self.steps, lr=self.lr, weight_decay=self.weight_decay,
             restart_every=self.restart_every, seed=self.seed, config=config, checkpoint_dir=checkpoint_dir,
-            checkpoint_every=self.checkpoint_every, resume=resume, progress=progress)
+            checkpoint_every=self.checkpoint_every, resume=resume, progress=progress, after_step=selection)
+        if selection is not None:
+            selection.restore()
+            self.selected_step_, self.selection_history_ = selection.best_step, selection.history
         balance_after_training(self.net_, x, self.balance_levels, self.balance_epsilon)
         self.labels_ = self.encode(x)
         return self

@@ -16,7 +16,7 @@ checkpoints; the other processes receive its codebooks.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -46,7 +46,7 @@ def world() -> tuple[int, int]:
 def train(net: RQVAENetwork, objectives: list[Objective], x: np.ndarray, plan: BatchPlan, *, steps: int,
           lr: float, weight_decay: float, restart_every: int, seed: int, config: dict[str, Any],
           checkpoint_dir: str | Path | None = None, checkpoint_every: int = 500, resume: bool = False,
-          progress: bool = True) -> list[dict[str, float]]:
+          progress: bool = True, after_step: Callable[[int], None] | None = None) -> list[dict[str, float]]:
     rank, n_proc = world()
     xt = torch.as_tensor(x)
     model = DistributedDataParallel(net, broadcast_buffers=False) if n_proc > 1 else net
@@ -66,7 +66,7 @@ def train(net: RQVAENetwork, objectives: list[Objective], x: np.ndarray, plan: B
         extra=lambda step, s: {"n_batch_collision_pairs": colliding_pairs(s[0].codes, s[1])},
         restart=lambda step, s: {"n_restarted_codes": restart_dead_codes(net, s[0].residuals, seed, step, rank, n_proc)},
         shown=("loss", "n_batch_collision_pairs"), checkpoint_dir=checkpoint_dir, checkpoint_every=checkpoint_every,
-        resume=resume, progress=progress, writer=rank == 0)
+        resume=resume, progress=progress, writer=rank == 0, after_step=after_step)
 
 
 @torch.no_grad()

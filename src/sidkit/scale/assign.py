@@ -33,6 +33,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sidkit.atomic import write_json
+from sidkit.collab.cf_input import cf_for_model
 from sidkit.content.item_embeddings import GIVEN, embed_for_model
 from sidkit.data.shards import list_shards, plan_pieces, read_piece, shard_schema
 from sidkit.errors import SidkitError
@@ -84,7 +85,7 @@ def _check_input(model_dir: Path, manifest: dict, columns: dict, first_piece) ->
     head = head.subset(np.arange(min(4, len(head))))
     if "text" in (manifest.get("content") or {}).get("modalities", {}) and GIVEN not in head.embeddings:
         return  # text is encoded in the actors, not in the driver
-    embed_for_model(head, manifest.get("content"), lambda: None)
+    embed_for_model(head, manifest.get("content"), lambda: None, cf_for_model(model_dir, manifest.get("content")))
 
 
 def _mark_new(batch: pa.Table) -> pa.Table:

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from sidkit.collab.cf_input import cf_for_model
 from sidkit.content.item_embeddings import embed_for_model
 from sidkit.content.text_encoder import DEFAULT_MODEL, TextEncoder
 from sidkit.data.shards import read_piece
@@ -30,6 +31,7 @@ class EncodePieces:
                  vq: bool = False, cache_dir: str | None = None, encode_batch_size: int = 64) -> None:
         self.tokenizer = load_tokenizer(Path(model_dir) / "model")
         self.spec = manifest.get("content")
+        self.cf = cf_for_model(model_dir, self.spec)
         self.columns, self.k, self.vq = columns, candidates, vq
         self._encoder: TextEncoder | None = None
         self._encoder_args = (cache_dir, encode_batch_size)
@@ -51,7 +53,7 @@ class EncodePieces:
 
     def encode_piece(self, piece: dict) -> pa.Table:
         catalog = read_piece(piece, self.columns)
-        x = embed_for_model(catalog, self.spec, self._text_encoder)
+        x = embed_for_model(catalog, self.spec, self._text_encoder, self.cf)
         if self.k:
             codes, options = self.tokenizer.candidates(x, self.k)
         else:

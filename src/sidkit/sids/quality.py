@@ -72,3 +72,26 @@ def neighbour_preservation(x: np.ndarray, codes: np.ndarray, k: int = 10, querie
     nb = np.array([[j for j in row if j != i][:kk] for i, row in zip(q, nb.tolist())])
     same = codes[nb] == codes[q][:, None, :]                       # [Q, k, L]
     return [float(np.cumprod(same, axis=2)[:, :, lvl].mean()) for lvl in range(codes.shape[1])]
+
+
+def quality_by_group(codes: np.ndarray, groups: dict[str, np.ndarray], prev: np.ndarray,
+                     last: np.ndarray) -> dict[str, dict]:
+    """Collision figures for each group of items (a boolean mask over rows), so a user sees where
+    collisions remain: ``n_items``, ``collision_rate`` (share of the group's items whose tuple another
+    item, in the group or not, also has), ``n_unique_sids`` among them, and the prefix agreement of the
+    held-out transitions whose *last* item is in the group."""
+    codes = np.asarray(codes, dtype=np.int64)
+    _, group, counts = np.unique(codes, axis=0, return_inverse=True, return_counts=True)
+    group = group.ravel()
+    shared = counts[group] > 1
+    out = {}
+    for name, mask in groups.items():
+        mask = np.asarray(mask, dtype=bool)
+        n = int(mask.sum())
+        into = mask[last] if len(last) else np.zeros(0, bool)
+        out[name] = {"n_items": n,
+                     "collision_rate": float(shared[mask].mean()) if n else None,
+                     "n_unique_sids": int(len(np.unique(group[mask]))),
+                     "held_out_transitions": int(into.sum()),
+                     "collab_prefix_agreement": collab_prefix_agreement(codes, prev[into], last[into])}
+    return out

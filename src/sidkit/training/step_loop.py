@@ -30,9 +30,11 @@ def train_steps(net: nn.Module, step_terms: Callable[[int], tuple[Terms, Any]], 
                 restart: Callable[[int, Any], dict[str, int]] | None = None,
                 extra: Callable[[int, Any], dict[str, float]] | None = None, shown: tuple[str, ...] = ("loss",),
                 checkpoint_dir: str | Path | None = None, checkpoint_every: int = 500, resume: bool = False,
-                progress: bool = True, writer: bool = True) -> list[dict[str, float]]:
+                progress: bool = True, writer: bool = True,
+                after_step: Callable[[int], None] | None = None) -> list[dict[str, float]]:
     """Train ``net`` for ``steps`` optimizer steps; returns the log (one dict per step). ``writer``: this
-    process writes checkpoints and shows progress (rank 0 of a data-parallel job)."""
+    process writes checkpoints and shows progress (rank 0 of a data-parallel job). ``after_step(step)``
+    runs after each step's log entry (e.g. the collision selection)."""
     opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=weight_decay)
     start, log = 0, []
     if resume and has_checkpoint(checkpoint_dir):
@@ -54,6 +56,8 @@ def train_steps(net: nn.Module, step_terms: Callable[[int], tuple[Terms, Any]], 
         if restart is not None and (step + 1) % restart_every == 0:
             entry.update(restart(step, state))
         log.append(entry)
+        if after_step is not None:
+            after_step(step)
         if step % 20 == 0:
             bar.set_postfix({k: round(entry[k], 4) for k in shown if k in entry})
         if checkpoint_dir is not None and writer and ((step + 1) % checkpoint_every == 0 or step + 1 == steps):

@@ -24,6 +24,8 @@ from sidkit.content.text_encoder import TextEncoder
 from sidkit.data.types import Dataset
 from sidkit.downstream.generative.run import KS, check_config, evaluate_generative, sasrec_baseline
 from sidkit.errors import SidkitError
+from sidkit.evaluate.paired_bootstrap import paired_bootstrap
+from sidkit.evaluate.retrieval import per_user_scores
 from sidkit.params import params_of
 from sidkit.sids.table import SemanticIDs
 
@@ -103,8 +105,10 @@ def bench_generative(ds: Dataset, encoder: TextEncoder | None, methods: list[str
 
 
 def _write_table(out: Path, methods: list[str], seeds: list[int]) -> dict:
-    summary = summarise(_done(out / RESULTS), ["popularity", "sasrec", *methods], seeds)
+    done = _done(out / RESULTS)
+    summary = summarise(done, ["popularity", "sasrec", *methods], seeds)
     call_ties(summary, methods)
+    paired_calls(summary, done, methods, seeds)
     write_json(out / TABLE_JSON, summary)
     write_file(out / TABLE_MD, lambda p: p.write_text(generative_table(summary) + "\n", encoding="utf-8"))
     return summary
@@ -135,7 +139,40 @@ def summarise(done: dict[tuple[str, int], dict], rows: list[str], seeds: list[in
             out[row]["quality"] = {q: _mean_std([r["quality"][q] for r in recs]) for q in QUALITY}
         if "users_per_second" in recs[0]:
             out[row]["users_per_second"] = _mean_std([r["users_per_second"] for r in recs])
+        if all("collision_miss@10" in r for r in recs):
+            out[row]["collision_miss@10"] = _mean_std([r["collision_miss@10"] for r in recs])
+            out[row]["best_epoch"] = [r["best_epoch"] for r in recs]
     return out
+
+
+def user_scores(done: dict[tuple[str, int], dict], row: str, seeds: list[int], metric: str) -> np.ndarray | None:
+    """Per test user, ``metric`` averaged over ``seeds`` (None unless every seed recorded its ranks): the
+    split is the same for every seed and tokenizer, so user u is the same person in every unit."""
+    recs = [done.get((row, s)) for s in seeds]
+    if not recs or any(r is None or "test_ranks" not in r for r in recs):
+        return None
+    k = int(metric.split("@")[1])
+    return np.mean([per_user_scores(np.asarray(r["test_ranks"]), k)[metric] for r in recs], axis=0)
+
+
+def paired_calls(summary: dict, done: dict[tuple[str, int], dict], tokenizers: list[str], seeds: list[int],
+                 reference: str = "rqvae", metrics: tuple[str, ...] = ("ndcg@10", "recall@10")) -> None:
+    """Adds ``paired`` to each tokenizer row: against ``reference`` (the RQ-VAE that QuaSID and AdaSID
+    modify) and against the best row on mean NDCG@10, the mean per-user gap over the seeds both share and
+    its paired-bootstrap 95% interval with win / tie / loss (evaluate/paired_bootstrap.py)."""
+    scores = {(row, m): user_scores(done, row, seeds, m) for row in tokenizers for m in metrics}
+    measured = [r for r in tokenizers if scores[(r, metrics[0])] is not None]
+    if not measured:
+        return
+    best = max(measured, key=lambda r: scores[(r, metrics[0])].mean())
+    for row in measured:
+        paired = {}
+        for name, other in ((f"vs {reference}", reference), ("vs best", best)):
+            if other == row or scores.get((other, metrics[0])) is None:
+                continue
+            paired[name] = {"row": other, **{m: paired_bootstrap(scores[(row, m)], scores[(other, m)]).as_dict()
+                                             for m in metrics}}
+        summary[row]["paired"] = paired
 
 
 def versus_best(summary: dict, rows: list[str], metric: str = "ndcg@10") -> dict[str, str]:
@@ -163,11 +200,13 @@ def call_ties(summary: dict, tokenizers: list[str]) -> None:
 def generative_table(summary: dict) -> str:
     """Markdown table; the "N@10 vs best" column shows what ``call_ties`` put in the summary."""
     head = "| model | " + " | ".join(m.replace("recall", "R").replace("ndcg", "N") for m in METRICS)
-    head += " | collision rate | perplexity (mean) | decode users/s | seeds | N@10 vs best |\n|" + "---|" * (len(METRICS) + 6)
+    head += (" | collision rate | perplexity (mean) | decode users/s | seeds | N@10 vs best (seed spread) "
+             "| ΔN@10 vs rqvae, 95% CI | ΔN@10 vs best, 95% CI | collision miss@10 | best epoch |\n|"
+             + "---|" * (len(METRICS) + 10))
     lines = [head]
     for row, r in summary.items():
         if "missing" in r:
-            lines.append(f"| {row} | " + " | ".join(["missing"] * (len(METRICS) + 3)) + f" | 0 | |  <!-- {r['missing']} -->")
+            lines.append(f"| {row} | " + " | ".join(["missing"] * (len(METRICS) + 3)) + f" | 0 | | | | | |  <!-- {r['missing']} -->")
             continue
         cells = [f"{r[m]['mean']:.4f} ± {r[m]['std']:.4f}" for m in METRICS]
         q = r.get("quality")
@@ -175,5 +214,11 @@ def generative_table(summary: dict) -> str:
         cells.append(f"{r['users_per_second']['mean']:.0f}" if "users_per_second" in r else "")
         cells.append(str(r[METRICS[0]]["n"]))
         cells.append(r.get("ndcg@10_vs_best", ""))
+        for name in ("vs rqvae", "vs best"):
+            gap = r.get("paired", {}).get(name, {}).get("ndcg@10")
+            cells.append(f"{gap['mean']:+.4f} [{gap['low']:+.4f}, {gap['high']:+.4f}] {gap['verdict']}" if gap else "")
+        miss = r.get("collision_miss@10")
+        cells.append(f"{miss['mean']:.2%}" if miss else "")
+        cells.append(", ".join(str(e) for e in r.get("best_epoch", [])))
         lines.append(f"| {row} | " + " | ".join(cells) + " |")
     return "\n".join(lines)

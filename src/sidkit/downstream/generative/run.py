@@ -16,7 +16,7 @@ from sidkit.downstream.generative.sasrec import SASRec
 from sidkit.downstream.generative.split import most_popular, sequence_split
 from sidkit.downstream.generative.tiger import CONFIGS, Tiger
 from sidkit.errors import SidkitError
-from sidkit.evaluate.retrieval import retrieval_metrics
+from sidkit.evaluate.retrieval import group_misses, retrieval_metrics, target_rank
 from sidkit.sids.table import SemanticIDs
 
 KS = (5, 10)
@@ -53,7 +53,14 @@ def evaluate_generative(ds: Dataset, table: SemanticIDs, *, config: str = "small
               f"({len(split.test) / decode_seconds:.0f} users/s, beam {max(max(KS), model.config.beam)})",
               file=sys.stderr, flush=True)
     pop = most_popular(split, len(split.test), max(KS))
+    _, tuples = np.unique(table.codes[table.rows_of(ds.catalog.item_ids, where)], axis=0, return_inverse=True)
+    scores = [h["valid_ndcg@10"] for h in model.history_]
     return {**retrieval_metrics(ranked, split.test.target, KS),
+            # per test user, in split order (the same users for every tokenizer): for paired comparisons
+            "test_ranks": target_rank(ranked, split.test.target).tolist(),
+            "collision_miss@10": group_misses(ranked, split.test.target, tuples.ravel(), 10),
+            "best_epoch": model.history_[int(np.argmax(scores))]["epoch"] if scores else None,
+            "last_epoch": model.history_[-1]["epoch"] if model.history_ else None,
             "popularity": retrieval_metrics(pop, split.test.target, KS),
             "n_test_users": len(split.test), "train_seconds": round(train_seconds, 1),
             "decode_seconds": round(decode_seconds, 1), "users_per_second": round(len(split.test) / decode_seconds, 1),
@@ -67,4 +74,5 @@ def sasrec_baseline(ds: Dataset, *, seed: int = 0, progress: bool = False, **par
     model.fit(split, ds.interactions.sequences(), progress=progress)
     ranked = model.recommend(split.test, max(KS))
     return {**retrieval_metrics(ranked, split.test.target, KS), "seconds": round(time.perf_counter() - t, 1),
+            "test_ranks": target_rank(ranked, split.test.target).tolist(),
             "seed": seed, "params": params, "history": model.history_}

@@ -3,7 +3,8 @@
 Features of one sample (user u, target item i, u's latest clicks h_1..h_H before the exposure):
 - IDs: user embedding; item-ID embedding unless ``item_ids=False`` (the ID-free mode for cold start).
 - user side: one embedding per level of the user's own SID (DAS's user codes), where given.
-- item side: one embedding per RQ level of the item's codes; the mean of the embeddings of its VQ
+- item side: one embedding per RQ level of the item's codes (or per prefix / n-gram of them, hashed
+  into one table: sid_features.py); the mean of the embeddings of its VQ
   codes (its top-K similar items, a vocabulary of item indices); a projection of the frozen aligned
   representation M (``ia-rep``).
 - an item's vector is the sum of its parts; the user side is target attention over the history items'
@@ -22,6 +23,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from sidkit.downstream.ranking.sid_features import sid_rows
+
 
 @dataclass
 class ItemFeatures:
@@ -33,6 +36,9 @@ class ItemFeatures:
     aligned: np.ndarray | None = None   # [N, D] frozen representation
     user: np.ndarray | None = None      # [n_users, L_u] user SID codes (DAS)
     user_sizes: list[int] | None = None
+    scheme: str = "per-level"           # how SIDs are embedded (sid_features.py): per-level, prefix-ngram, ngram
+    table_size: int = 0                 # rows of the hashed gram table (0: one row per gram)
+    ngram: int = 2                      # longest n-gram of the ngram scheme
 
 
 def prefix_matches(target: torch.Tensor, history: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
@@ -62,15 +68,16 @@ class RankingModel(nn.Module):
         for name, value in buffers.items():
             dtype = torch.float32 if name == "aligned" else torch.long
             self.register_buffer(name, None if value is None else torch.as_tensor(value, dtype=dtype))
-        self.rq_emb = nn.ModuleList(nn.Embedding(k, dim) for k in features.rq_sizes) if features.rq is not None else None
+        self.rq_emb = self._sid_tables("rq", features.rq, features.rq_sizes, features, dim)
         self.vq_emb = nn.Embedding(n_items, dim) if features.vq is not None else None
         self.ia = nn.Linear(features.aligned.shape[1], dim) if features.aligned is not None else None
-        self.user_emb = (nn.ModuleList(nn.Embedding(k, dim) for k in features.user_sizes)
-                         if features.user is not None else None)
+        self.user_emb = self._sid_tables("user", features.user, features.user_sizes, features, dim)
         self.cross = cross and features.rq is not None
-        n_parts = sum(x is not None for x in (self.item, self.vq_emb, self.ia)) + (len(self.rq_emb) if self.rq_emb else 0)
-        levels = len(self.rq_emb) if self.cross else 0
-        user_parts = len(self.user_emb) if self.user_emb is not None else 0
+        n_sid = self.rq_rows.shape[1] if self.rq_rows is not None else len(self.rq_emb) if self.rq_emb else 0
+        n_parts = sum(x is not None for x in (self.item, self.vq_emb, self.ia)) + n_sid
+        levels = features.rq.shape[1] if self.cross else 0
+        user_parts = (self.user_rows.shape[1] if self.user_rows is not None
+                      else len(self.user_emb) if self.user_emb is not None else 0)
         d_in = dim * (1 + user_parts + n_parts + 2) + levels * (dim + 1)
         self.experts = nn.ModuleList(mlp([d_in, *expert_sizes]) for _ in range(experts))
         self.gates = nn.ModuleList(nn.Linear(d_in, experts) for _ in tasks)
@@ -79,14 +86,30 @@ class RankingModel(nn.Module):
             if isinstance(emb, nn.Embedding):
                 nn.init.normal_(emb.weight, std=0.05)
 
+    def _sid_tables(self, name: str, codes: np.ndarray | None, sizes: list[int] | None, features: ItemFeatures,
+                    dim: int) -> nn.Module | None:
+        """Per level: one table per level. A gram scheme: one table, each entity's rows as a buffer."""
+        rows = None
+        if codes is not None and features.scheme != "per-level":
+            rows, n_rows = sid_rows(codes, sizes, features.scheme, features.table_size, features.ngram)
+        self.register_buffer(f"{name}_rows", None if rows is None else torch.as_tensor(rows))
+        if codes is None:
+            return None
+        return nn.Embedding(n_rows, dim) if rows is not None else nn.ModuleList(nn.Embedding(k, dim) for k in sizes)
+
+    @staticmethod
+    def _sid_parts(emb: nn.Module, codes: torch.Tensor, rows: torch.Tensor | None) -> list[torch.Tensor]:
+        if rows is not None:
+            return [emb(rows[:, f]) for f in range(rows.shape[1])]
+        return [table(codes[:, level]) for level, table in enumerate(emb)]
+
     def item_parts(self, items: torch.Tensor) -> list[torch.Tensor]:
         """The feature vectors of catalogue items ``items`` [U] (no padding), each [U, dim]."""
         parts = []
         if self.item is not None:
             parts.append(self.item(items))
         if self.rq_emb is not None:
-            codes = self.rq[items]
-            parts += [emb(codes[:, level]) for level, emb in enumerate(self.rq_emb)]
+            parts += self._sid_parts(self.rq_emb, self.rq[items], None if self.rq_rows is None else self.rq_rows[items])
         if self.vq_emb is not None:
             parts.append(self.vq_emb(self.vq[items]).mean(1))
         if self.ia is not None:
@@ -113,8 +136,8 @@ class RankingModel(nn.Module):
         mean = hist.sum(1) / n_valid
         feats = [self.user(users), *target_parts, attended, mean]
         if self.user_emb is not None:
-            codes = self.user_codes[users]
-            feats += [emb(codes[:, level]) for level, emb in enumerate(self.user_emb)]
+            feats += self._sid_parts(self.user_emb, self.user_codes[users],
+                                     None if self.user_rows is None else self.user_rows[users])
         if self.cross:
             match = prefix_matches(self.rq[items], self.rq[history.clamp(min=0)], valid).float()  # [B, H, L]
             count = match.sum(1)                                                                 # [B, L]

@@ -14,7 +14,7 @@ caller vouches that its codes saw no test interaction.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -58,15 +58,21 @@ class CodeSource:
 
 def fitted_codes(method: str, samples: RankingSamples, ds: Dataset, x: np.ndarray, encoder: TextEncoder | None, *,
                  levels: int, codebook_size: int, seed: int, params: dict | None = None,
-                 cache_dir: str | Path | None = None) -> CodeSource:
+                 cache_dir: str | Path | None = None, cf_input: dict | None = None) -> CodeSource:
     """Any method fitted on the training clicks only: its pairs mined from them (through the pair cache
     when ``cache_dir`` holds them), its users' content from profiles or training histories. Whatever
-    the method makes beside item codes comes along: VQ codes and the aligned space (qarm), user codes (das)."""
+    the method makes beside item codes comes along: VQ codes and the aligned space (qarm), user codes (das).
+    ``cf_input`` (CFInput's parameters): the input is content fused with item factors of the training
+    clicks, so the held-out cold items get the content-made stand-in."""
     from sidkit.content.user_embeddings import user_embeddings
     from sidkit.methods import make_tokenizer
     from sidkit.workflow import fit_tokenizer
 
     tok = make_tokenizer(method, levels=levels, codebook_size=codebook_size, seed=seed, **(params or {}))
+    if cf_input is not None:
+        from sidkit.collab.cf_input import CFInput
+
+        x = CFInput(**{"seed": seed, **cf_input}).fit(samples.train_clicks, x).fitted_input(x)
     pairs = mine_or_load(samples.train_clicks, ("u2i", "swing"), seed, cache_dir)[0] if tok.needs_pairs else None
     user_x = (user_embeddings(ds, samples.train_clicks, x, encoder, tok.user_content, tok.half_life)
               if tok.needs_interactions else None)
@@ -128,10 +134,12 @@ def evaluate_scores(samples: RankingSamples, scores: np.ndarray) -> dict:
 
 def run_variant(samples: RankingSamples, history: np.ndarray, source: CodeSource | None, variant: str, *,
                 dim: int = 32, vq_k: int = 25, item_ids: bool = True, epochs: int = 2, seed: int = 0,
-                progress: bool = False) -> dict:
+                sid_features: dict | None = None, progress: bool = False) -> dict:
+    """``sid_features``: {"scheme", "table_size", "ngram"} (sid_features.py), default per-level."""
     if variant not in VARIANTS:
         raise SidkitError(f"unknown variant {variant!r}; expected one of {', '.join(VARIANTS)}")
     features = source.features(variant, vq_k) if source is not None else ItemFeatures()
+    features = replace(features, **(sid_features or {}))
     if not item_ids and variant == "baseline":
         raise SidkitError("the ID-free mode needs SID features; expected a variant other than baseline")
     scores = train_and_score(samples, history, features, dim=dim, item_ids=item_ids, epochs=epochs, seed=seed,

@@ -18,6 +18,7 @@ from sidkit.content.text_encoder import TextEncoder
 from sidkit.data.types import Dataset
 from sidkit.downstream.ranking.protocol import VARIANTS, fitted_codes, run_variant, sid_folder_codes
 from sidkit.downstream.ranking.samples import build_samples, histories
+from sidkit.downstream.ranking.sid_features import SCHEMES
 from sidkit.errors import SidkitError
 from sidkit.params import check_params
 from sidkit.workflow import pair_cache_dir
@@ -37,11 +38,14 @@ def evaluate_ranking(ds: Dataset, encoder: TextEncoder | None, variants: list[st
                      dim: int = 32, vq_k: int = 25, item_ids: bool = True, epochs: int = 2, neg_ratio: int = 4,
                      levels: int = 3, codebook_size: int = 64, sids: str | Path | None = None,
                      history_length: int = 30, codes: str = "qarm", code_params: dict | None = None,
-                     progress: bool = False) -> dict:
+                     cf_input: dict | None = None, sid_features: dict | None = None, progress: bool = False) -> dict:
     """{variant: {task: {auc, uauc, gauc, *_std, n, n_users}, "groups": ..., "cold_start": ..., "per_seed"}}.
 
     ``codes``: the method fitted per seed on the training clicks (any registered one, with
-    ``code_params`` for its constructor), unless ``sids`` names a SID folder."""
+    ``code_params`` for its constructor; ``cf_input``: CFInput's parameters), unless ``sids`` names a SID
+    folder. ``sid_features``: how the ranker embeds SIDs (ranking/sid_features.py)."""
+    if sid_features and sid_features.get("scheme", "per-level") not in SCHEMES:
+        raise SidkitError(f"SID features {sid_features['scheme']!r}; expected one of {', '.join(SCHEMES)}")
     from sidkit.methods import method_class
 
     check_variants(variants, item_ids)
@@ -61,12 +65,13 @@ def evaluate_ranking(ds: Dataset, encoder: TextEncoder | None, variants: list[st
                 source = sid_folder_codes(sids, ds.catalog.item_ids, ds.interactions.user_ids)
             else:
                 source = fitted_codes(codes, samples, ds, x, encoder, levels=levels, codebook_size=codebook_size,
-                                      seed=seed, params=code_params, cache_dir=pair_cache_dir(encoder))
+                                      seed=seed, params=code_params, cache_dir=pair_cache_dir(encoder),
+                                      cf_input=cf_input)
         for v in variants:
             t = time.perf_counter()
             try:
                 out = run_variant(samples, history, source, v, dim=dim, vq_k=vq_k, item_ids=item_ids,
-                                  epochs=epochs, seed=seed, progress=progress)
+                                  epochs=epochs, seed=seed, sid_features=sid_features, progress=progress)
             except SidkitError as e:  # e.g. a SID folder without VQ codes: reported, not dropped
                 out = {"missing": str(e)}
             per_seed[v].append(out)
