@@ -4,6 +4,7 @@ method on the same content embeddings and pairs, with and without item factors f
     python benchmarks/bench_cf_input.py --data scientific-categories [--seeds 3] [--steps 1000]
     python benchmarks/bench_cf_input.py --data scientific,beauty --methods rq-kmeans,qarm --cf none,cooc
     python benchmarks/bench_cf_input.py --methods rq-kmeans,rqvae --cold-share 0.1   # cold items vs content-only
+    python benchmarks/bench_cf_input.py --decompose   # agreement split by identical / different item text
     python benchmarks/bench_cf_input.py --table    # print the tables from what was recorded
 
 Data: ``scientific-categories`` is the embedded data set with the category list as the only text (the
@@ -59,6 +60,37 @@ def with_cold_items(prep, share: float, seed: int, cf: CFInput | None):
                    cf_input=cf)
 
 
+def decompose(seeds: int, cold_share: float = 0.1) -> None:
+    """rq-kmeans on scientific-categories: agreement of the held-out transitions split by whether the two
+    items' texts are identical, content only vs content + cooc:0.2; then the same for the transitions into
+    items made cold (``cold_share``). Content-only codes give identical texts the same tuple, so their
+    agreement there is their collisions; the other part is where the codes can carry meaning."""
+    from sidkit.content.template import render_texts
+    from sidkit.sids.quality import collab_prefix_agreement
+
+    ds = DATA["scientific-categories"]()
+    text = np.array(render_texts(ds.text_template, ds.catalog.text))
+    encoder = TextEncoder(show_progress=False)
+    for cold in (0.0, cold_share):
+        print(f"\n{'all held-out transitions' if not cold else f'transitions into the {cold:g} made cold'}\n")
+        print("| seed | input | transitions, same text / different | agreement @1/@2/@3 %, same text | different text |")
+        print("|---|---|---|---|---|")
+        for seed in range(seeds):
+            base = prepare(ds, encoder, seed=seed, need_pairs=False)
+            for cf_text in ("none", "cooc:0.2"):
+                cf = parse_cf(cf_text, seed)
+                prep = with_cold_items(base, cold, seed, cf) if cold else \
+                    (replace(base, embeddings=cf.fit(base.train, base.embeddings).fitted_input(base.embeddings))
+                     if cf else base)
+                codes = fit_method(prep, "rq-kmeans", seed=seed).sids.codes
+                prev, last = prep.held_out
+                into = np.bincount(prep.train.items, minlength=len(codes))[last] == 0 if cold else np.ones(len(last), bool)
+                same = (text[prev] == text[last]) & into
+                differ = ~(text[prev] == text[last]) & into
+                fmt = lambda m: " / ".join(f"{100 * a:.2f}" for a in collab_prefix_agreement(codes, prev[m], last[m]))  # noqa: E731
+                print(f"| {seed} | {cf_text} | {same.sum()} / {differ.sum()} | {fmt(same)} | {fmt(differ)} |", flush=True)
+
+
 def record(prep, method: str, seed: int, steps: int) -> dict:
     params = {"steps": steps} if "steps" in method_class(method)().get_params() else {}
     result = fit_method(prep, method, seed=seed, **params)
@@ -77,11 +109,15 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=1000)
     ap.add_argument("--out", type=Path, default=OUT)
     ap.add_argument("--table", action="store_true", help="only print the tables")
+    ap.add_argument("--decompose", action="store_true",
+                    help="agreement split by identical / different text (rq-kmeans, scientific-categories)")
     ap.add_argument("--cold-share", type=float, default=0.0,
                     help="make this share of the clicked items cold (rq-kmeans / rqvae only) and compare them")
     args = ap.parse_args()
     if args.cold_share and {"qarm", "quasid", "adasid", "das"} & set(args.methods.split(",")):
         ap.error("--cold-share takes pair-free methods only (rq-kmeans, rqvae)")
+    if args.decompose:
+        return decompose(args.seeds, args.cold_share or 0.1)
     if not args.table:
         run(args)
     print_tables(args.out)

@@ -62,7 +62,7 @@ class Prepared:
         dataset = replace(self.dataset, catalog=self.dataset.catalog.subset(np.arange(n)))
         if self.user_embeddings is not None or self.cf_input is not None:
             raise SidkitError("Prepared.first: user embeddings and CF input were made from the whole catalogue's clicks; "
-                              "expected a preparation without users")
+                              "expected a preparation without users or CF input")
         return Prepared(dataset, self.embeddings[:n], pairs, (prev[keep], last[keep]), {}, self.content)
 
 
@@ -145,6 +145,10 @@ def fit_method(prep: Prepared, method: str, *, levels: int = 3, codebook_size: i
     if tok.needs_interactions and (prep.train is None or prep.user_embeddings is None):
         raise SidkitError(f"{method} needs training interactions and user embeddings; expected "
                           "prepare(..., need_users=True)")
+    if prep.cf_input is not None and method == "qarm":
+        warnings.warn("qarm already aligns its space to co-clicked pairs; with --cf-input as well its level-1 prefix "
+                      "agreement fell (scientific 11.8% -> 8.0%, BENCHMARKS.md 'CF as an input modality'): for "
+                      "content-poor catalogues prefer rq-kmeans or rqvae with --cf-input", SidkitWarning, stacklevel=2)
     t = time.perf_counter()
     fit_tokenizer(tok, prep.embeddings, pairs=prep.pairs, interactions=prep.train, user_x=prep.user_embeddings,
                   **(fit_options or {}))
