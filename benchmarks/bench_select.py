@@ -1,7 +1,7 @@
 """``--select collisions`` on the RQ-VAE family: the collision rate of the last step against the kept
 step, same run (the selection encodes the catalogue every ``--every`` steps, so one training gives both).
 
-    python benchmarks/bench_select.py [--methods rqvae,quasid] [--seeds 3] [--steps 3000] [--every 250]
+    python benchmarks/bench_select.py [--methods rqvae,quasid] [--seeds 3] [--steps 3000] [--every 250] [--start 0]
 
 Scientific, the demo's full template, 3 × 256 codes. Prints one row per (method, seed) and the means.
 """
@@ -27,12 +27,14 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--steps", type=int, default=3000)
     ap.add_argument("--every", type=int, default=250)
+    ap.add_argument("--start", type=int, default=0, help="first step that may be kept (warm-up)")
     args = ap.parse_args()
     prep = prepare(load_dataset("scientific"), TextEncoder(show_progress=False), seed=0)
     rows = []
     for method in args.methods.split(","):
         for seed in range(args.seeds):
-            tok = method_class(method)(seed=seed, steps=args.steps, select="collisions", select_every=args.every)
+            tok = method_class(method)(seed=seed, steps=args.steps, select="collisions", select_every=args.every,
+                                            select_from=args.start)
             t = time.perf_counter()
             fit_tokenizer(tok, prep.embeddings, pairs=prep.pairs, progress=False)
             history = tok.selection_history_

@@ -193,3 +193,30 @@ def test_select_collisions_keeps_the_step_with_the_fewest(x_pairs, rqvae):
     assert tok.selected_step_ == steps[int(np.argmin(rates))]
     assert collision_rate(tok.labels_) == min(rates) <= rates[-1]
     assert rates[-1] == collision_rate(rqvae.labels_)  # selection watches training; it does not change it
+
+
+def test_collision_selection_checks_from_the_warm_up_and_restores_the_best_weights():
+    """Unit-level: the callback checks every ``every`` steps from ``start`` and at the last step, keeps the
+    weights seen at the lowest rate (the earlier on a tie) and puts them back."""
+    import torch
+
+    from sidkit.methods.collision_selection import CollisionSelection
+
+    net = torch.nn.Linear(1, 1, bias=False)
+    rates = {4: 0.5, 6: 0.2, 8: 0.2, 10: 0.4}  # step -> share of colliding rows the encoder will give
+
+    def encode() -> np.ndarray:  # 10 rows of which round(10 * rate) share one tuple
+        n = int(round(10 * rates[current[0]]))
+        return np.array([[0]] * n + [[k + 1] for k in range(10 - n)])
+
+    current = [0]
+    selection = CollisionSelection(net, encode, every=2, steps=10, start=4)
+    for step in range(10):
+        current[0] = step + 1
+        with torch.no_grad():
+            net.weight.fill_(float(step + 1))  # the weights say which step they are from
+        selection(step)
+    assert [s for s, _ in selection.history] == [4, 6, 8, 10]  # step 2 is before the warm-up
+    assert selection.best_step == 6 and selection.best_rate == 0.2
+    selection.restore()
+    assert net.weight.item() == 6.0 and not net.training

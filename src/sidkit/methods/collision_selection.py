@@ -2,8 +2,10 @@
 
 The RQ-VAE family's loss does not measure collisions, and the last step is not the one with the fewest
 (BENCHMARKS.md: colliding pairs per batch rise again late in training). Every ``every`` steps (and at
-the last) the catalogue is encoded with the current network; the weights of the step with the lowest
-collision rate are kept (ties: the earlier step) and put back after training. The cost is one encode
+the last), from step ``start`` on, the catalogue is encoded with the current network; the weights of
+the step with the lowest collision rate are kept (ties: the earlier step) and put back after training.
+Collisions are lowest early, before the network has learnt much (BENCHMARKS.md), so ``start`` (a
+warm-up) keeps the choice among trained networks. The cost is one encode
 of the catalogue per check. On resume the selection starts again from the resumed step.
 """
 
@@ -24,13 +26,14 @@ def collision_rate(codes: np.ndarray) -> float:
 class CollisionSelection:
     """``after_step`` callback of the step loop; ``restore()`` after training. ``history``: (step, rate)."""
 
-    def __init__(self, net: nn.Module, encode: Callable[[], np.ndarray], every: int, steps: int) -> None:
-        self.net, self.encode, self.every, self.steps = net, encode, every, steps
+    def __init__(self, net: nn.Module, encode: Callable[[], np.ndarray], every: int, steps: int,
+                 start: int = 0) -> None:
+        self.net, self.encode, self.every, self.steps, self.start = net, encode, every, steps, start
         self.best_rate, self.best_step, self.best_state = float("inf"), 0, None
         self.history: list[tuple[int, float]] = []
 
     def __call__(self, step: int) -> None:
-        if (step + 1) % self.every and step + 1 != self.steps:
+        if ((step + 1) % self.every and step + 1 != self.steps) or step + 1 < min(self.start, self.steps):
             return
         was_training = self.net.training
         self.net.eval()

@@ -16,9 +16,9 @@ n levels get Sinkhorn prices from the catalogue's residuals (LC-Rec's uniform ma
 quantize/sinkhorn.py), so their codes spread evenly; ``encode`` and ``candidates`` use the same prices.
 Training is unchanged: the option only moves items between codes of the balanced levels.
 
-``select="collisions"`` (``--select collisions``): every ``select_every`` steps the catalogue is encoded
-and the weights of the step with the fewest colliding items are kept (methods/collision_selection.py);
-``selected_step_`` says which. The default ``last`` keeps the last step.
+``select="collisions"`` (``--select collisions``): every ``select_every`` steps from ``select_from`` on, the
+catalogue is encoded and the weights of the step with the fewest colliding items are kept
+(methods/collision_selection.py); ``selected_step_`` says which. The default ``last`` keeps the last step.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ class RQVAE(Tokenizer):
                    "restart_every": at_least(1), "checkpoint_every": at_least(1), "lr": positive,
                    "dim": at_least(1), "beta": at_least(0), "weight_decay": at_least(0),
                    "balance_levels": at_least(0), "balance_epsilon": positive, "select": one_of(("last", "collisions")),
-                   "select_every": at_least(1)}
+                   "select_every": at_least(1), "select_from": at_least(0)}
 
     def __init__(self, levels: int = 3, codebook_size: int = 256, dim: int = 32,
                  hidden: tuple[int, ...] = (512, 256, 128), beta: float = 0.25, gradient: str = "ste",
@@ -57,7 +57,7 @@ class RQVAE(Tokenizer):
                  restart_every: int = 100, kmeans_init: bool = True, objectives: tuple[str, ...] = (),
                  objective_params: dict[str, dict[str, Any]] | None = None, use_pairs: bool = False,
                  checkpoint_every: int = 500, balance_levels: int = 0, balance_epsilon: float = 0.05,
-                 select: str = "last", select_every: int = 250, seed: int = 0) -> None:
+                 select: str = "last", select_every: int = 250, select_from: int = 0, seed: int = 0) -> None:
         self.levels = levels
         self.codebook_size = codebook_size
         self.dim = dim
@@ -78,6 +78,7 @@ class RQVAE(Tokenizer):
         self.balance_epsilon = balance_epsilon
         self.select = select
         self.select_every = select_every
+        self.select_from = select_from
         self.seed = seed
 
     def objective_names(self) -> list[str]:
@@ -130,8 +131,8 @@ class RQVAE(Tokenizer):
         config = {"method": self.method, **self.get_params()}
         if self.kmeans_init and not (resume and has_checkpoint(checkpoint_dir)):
             init_codebooks(self.net_, x, self.seed)
-        selection = (CollisionSelection(self.net_, lambda: encode_with(self.net_, x), self.select_every, self.steps)
-                     if self.select == "collisions" else None)
+        selection = (CollisionSelection(self.net_, lambda: encode_with(self.net_, x), self.select_every, self.steps,
+                                        self.select_from) if self.select == "collisions" else None)
         self.training_log_ = train(
             self.net_, objectives, x, plan, steps=self.steps, lr=self.lr, weight_decay=self.weight_decay,
             restart_every=self.restart_every, seed=self.seed, config=config, checkpoint_dir=checkpoint_dir,
