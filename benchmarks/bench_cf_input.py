@@ -79,9 +79,7 @@ def decompose(seeds: int, cold_share: float = 0.1) -> None:
             base = prepare(ds, encoder, seed=seed, need_pairs=False)
             for cf_text in ("none", "cooc:0.2"):
                 cf = parse_cf(cf_text, seed)
-                prep = with_cold_items(base, cold, seed, cf) if cold else \
-                    (replace(base, embeddings=cf.fit(base.train, base.embeddings).fitted_input(base.embeddings))
-                     if cf else base)
+                prep = with_cold_items(base, cold, seed, cf)  # cold 0: no item made cold
                 codes = fit_method(prep, "rq-kmeans", seed=seed).sids.codes
                 prev, last = prep.held_out
                 into = np.bincount(prep.train.items, minlength=len(codes))[last] == 0 if cold else np.ones(len(last), bool)

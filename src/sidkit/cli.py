@@ -214,13 +214,12 @@ def cmd_quality(args: argparse.Namespace) -> int:
         keep = (to_row[prev] >= 0) & (to_row[last] >= 0)
         quality["collab_prefix_agreement"] = collab_prefix_agreement(table.codes, to_row[prev][keep], to_row[last][keep])
         from sidkit.data.splits import leave_one_out
-        from sidkit.sids.quality import quality_by_group
+        from sidkit.sids.quality import quality_by_clicks
 
         clicked = np.zeros(len(table), dtype=bool)  # items added by assign since the fit count as without clicks
         trained = np.unique(to_row[leave_one_out(ds.interactions).train.items])
         clicked[trained[trained >= 0]] = True
-        quality["by_clicks"] = quality_by_group(table.codes, {"with_clicks": clicked, "without_clicks": ~clicked},
-                                                to_row[prev][keep], to_row[last][keep])
+        quality["by_clicks"] = quality_by_clicks(table.codes, clicked, to_row[prev][keep], to_row[last][keep])
     if "collisions" in table.manifest:  # how the fit handled collisions, with the figures before
         quality["collisions"] = table.manifest["collisions"]
     try:  # figures that need the fit's inputs (embeddings, the tokenizer): the fit measured them

@@ -30,7 +30,7 @@ from sidkit.errors import SidkitError, SidkitWarning
 from sidkit.methods.base import Tokenizer
 from sidkit.methods.registry import make_tokenizer
 from sidkit.sids.collisions import DEFAULT_COLLISIONS, SHOWN, check_mode, handle_collisions
-from sidkit.sids.quality import collab_prefix_agreement, neighbour_preservation, quality_by_group, sid_quality
+from sidkit.sids.quality import collab_prefix_agreement, neighbour_preservation, quality_by_clicks, sid_quality
 from sidkit.sids.table import SemanticIDs
 
 
@@ -163,8 +163,7 @@ def fit_method(prep: Prepared, method: str, *, levels: int = 3, codebook_size: i
     quality["collisions"] = handled
     if prep.train is not None:  # where collisions remain: items the clicks know vs items they do not
         clicked = np.bincount(prep.train.items, minlength=len(sids)) > 0
-        quality["by_clicks"] = quality_by_group(sids.codes, {"with_clicks": clicked, "without_clicks": ~clicked},
-                                                *prep.held_out)
+        quality["by_clicks"] = quality_by_clicks(sids.codes, clicked, *prep.held_out)
     quality["neighbour_preservation@10"] = neighbour_preservation(prep.embeddings, sids.codes)
     if type(tok).decode is not Tokenizer.decode:  # a method that can decode: how much its codes lose
         quality["reconstruction_mse"] = tok.reconstruction_mse(prep.embeddings, encoded)
@@ -277,8 +276,7 @@ def import_to_dir(dataset: Dataset, path: str | Path, out: str | Path, *, item_o
         held_out = last_transitions(clicks)
         quality["collab_prefix_agreement"] = collab_prefix_agreement(table.codes, *held_out)
         clicked = np.bincount(leave_one_out(clicks).train.items, minlength=len(table)) > 0
-        quality["by_clicks"] = quality_by_group(table.codes, {"with_clicks": clicked, "without_clicks": ~clicked},
-                                                *held_out)
+        quality["by_clicks"] = quality_by_clicks(table.codes, clicked, *held_out)
     with output_dir(out) as tmp:
         table.write(tmp, method="import", dataset=dataset.name,
                     imported={"file": str(Path(path).resolve()), "format": Path(path).suffix.lstrip(".").lower()},

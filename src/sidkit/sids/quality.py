@@ -95,3 +95,10 @@ def quality_by_group(codes: np.ndarray, groups: dict[str, np.ndarray], prev: np.
                      "held_out_transitions": int(into.sum()),
                      "collab_prefix_agreement": collab_prefix_agreement(codes, prev[into], last[into])}
     return out
+
+
+def quality_by_clicks(codes: np.ndarray, clicked: np.ndarray, prev: np.ndarray, last: np.ndarray) -> dict[str, dict]:
+    """``quality_by_group`` for items with and without training clicks (``clicked``, a mask over rows):
+    the ``by_clicks`` entry of quality.json, the same whether a fit, an import or ``sidkit quality`` writes it."""
+    clicked = np.asarray(clicked, dtype=bool)
+    return quality_by_group(codes, {"with_clicks": clicked, "without_clicks": ~clicked}, prev, last)
