@@ -301,7 +301,7 @@ def test_every_method_can_assign(scientific_prepared, tmp_path):
     ids = prep.dataset.catalog.item_ids[N_FIT:N_FIT + 50]
     small = dict(levels=2, codebook_size=16)
     quick = dict(steps=20, batch_size=256, checkpoint_every=1000, epochs=1)  # whichever a method has
-    methods = [m for m, cls in METHODS.items() if not cls.needs_interactions]  # das needs users: test_das
+    methods = [m for m, cls in METHODS.items() if not cls.needs_users]  # das needs users: test_das
     assert {"rq-kmeans", "qarm", "rqvae", "quasid", "adasid"} <= set(methods)
     for method in methods:
         params = {k: v for k, v in quick.items() if k in params_of(METHODS[method])}

@@ -127,7 +127,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
         tok.build_objectives()  # unknown objective names fail now, not after embedding and mining
     tok.check_params()
     levels, codebook_size, seed = tok.levels, tok.codebook_size, tok.seed
-    if args.dataset is None and args.interactions is None and (tok.needs_pairs or cls.needs_interactions):
+    if args.dataset is None and args.interactions is None and (tok.needs_pairs or tok.needs_interactions):
         raise SidkitError(f"{args.method} learns from clicks; expected --interactions FILE with --items "
                           "(rq-kmeans and the RQ-VAE family without collaborative terms need none)")
     cf_input = _cf_input(args, seed)
@@ -138,7 +138,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
         raise SidkitError(f"--codebook-size {codebook_size} is larger than the {len(ds.catalog)} items; "
                           f"expected at most {len(ds.catalog)}")
     rank = _distributed()
-    needs_users = cls.needs_interactions
+    needs_users = cls.needs_users
     if needs_users and codebook_size > ds.interactions.n_users and not params.get("user_codebook_size"):
         raise SidkitError(f"--codebook-size {codebook_size} is larger than the {ds.interactions.n_users} users "
                           "the user codebook quantizes; expected a smaller size, or --param user_codebook_size=K")

@@ -63,7 +63,8 @@ class Prepared:
         if self.user_embeddings is not None or self.cf_input is not None:
             raise SidkitError("Prepared.first: user embeddings and CF input were made from the whole catalogue's clicks; "
                               "expected a preparation without users or CF input")
-        return Prepared(dataset, self.embeddings[:n], pairs, (prev[keep], last[keep]), {}, self.content)
+        train = self.train.first_items(n) if self.train is not None else None
+        return Prepared(dataset, self.embeddings[:n], pairs, (prev[keep], last[keep]), {}, self.content, train)
 
 
 @dataclass
@@ -142,9 +143,10 @@ def fit_method(prep: Prepared, method: str, *, levels: int = 3, codebook_size: i
     collisions = {**DEFAULT_COLLISIONS, **(collisions or {})}
     check_mode(**collisions)  # before the fit, not after it
     tok = make_tokenizer(method, levels=levels, codebook_size=codebook_size, seed=seed, **params)
-    if tok.needs_interactions and (prep.train is None or prep.user_embeddings is None):
-        raise SidkitError(f"{method} needs training interactions and user embeddings; expected "
-                          "prepare(..., need_users=True)")
+    if tok.needs_interactions and prep.train is None:
+        raise SidkitError(f"{method} learns from clicks; expected a dataset with interactions")
+    if tok.needs_users and prep.user_embeddings is None:
+        raise SidkitError(f"{method} needs user embeddings; expected prepare(..., need_users=True)")
     if prep.cf_input is not None and method == "qarm":
         warnings.warn("qarm already aligns its space to co-clicked pairs; with --cf-input as well its level-1 prefix "
                       "agreement fell (scientific 11.8% -> 8.0%, BENCHMARKS.md 'CF as an input modality'): for "
@@ -178,12 +180,14 @@ def fit_method(prep: Prepared, method: str, *, levels: int = 3, codebook_size: i
 def fit_tokenizer(tok: Tokenizer, x: np.ndarray, *, pairs: ItemPairs | None = None,
                   interactions: Interactions | None = None, user_x: np.ndarray | None = None,
                   **options) -> Tokenizer:
-    """``tok.fit`` with what the method says it needs (``needs_pairs``, ``needs_interactions``) and the
+    """``tok.fit`` with what the method says it needs (``needs_pairs``, ``needs_interactions``, ``needs_users``) and the
     options its ``fit`` takes (checkpoint_dir, resume, progress): the one place a tokenizer is fed."""
     accepted = inspect.signature(tok.fit).parameters
     kwargs = {k: v for k, v in options.items() if k in accepted}
     if tok.needs_interactions:
-        kwargs.update(interactions=interactions, user_x=user_x)
+        kwargs["interactions"] = interactions
+    if tok.needs_users:
+        kwargs["user_x"] = user_x
     return tok.fit(x, pairs if tok.needs_pairs else None, **kwargs)
 
 

@@ -92,6 +92,13 @@ class Interactions:
     def n_users(self) -> int:
         return len(self.user_ids)
 
+    def first_items(self, n: int) -> "Interactions":
+        """The events on the first ``n`` catalogue rows, as a log over a catalogue of ``n`` items (users kept)."""
+        keep = self.items < n
+        pick = lambda a: None if a is None else a[keep]  # noqa: E731
+        return Interactions(self.users[keep], self.items[keep], self.user_ids, n, pick(self.timestamp),
+                            pick(self.rating), pick(self.label), self.source)
+
     @classmethod
     def from_events(
         cls,

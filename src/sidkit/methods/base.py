@@ -36,7 +36,8 @@ class Tokenizer:
     registry, the command line (one typed flag per constructor parameter), ``bench``, ``assign`` and the
     report find it there. What a subclass declares:
 
-    - ``method``: its name; ``needs_pairs`` / ``needs_interactions``: what ``fit`` wants beside ``x``;
+    - ``method``: its name; ``needs_pairs`` / ``needs_interactions`` / ``needs_users``: what ``fit`` wants
+      beside ``x`` (mined pairs; the training clicks; the users' content embeddings as well);
     - ``constraints``: {parameter: constraint} beyond the annotated types (``sidkit.params``);
     - ``fixed_params``: inherited parameters the class sets itself (not the user's to choose);
     - ``param_help``: {parameter: a few words} for its command-line flag (optional).
@@ -45,6 +46,7 @@ class Tokenizer:
     method: ClassVar[str]
     needs_pairs: ClassVar[bool] = False
     needs_interactions: ClassVar[bool] = False
+    needs_users: ClassVar[bool] = False
     fixed_params: ClassVar[tuple[str, ...]] = ()
     param_help: ClassVar[dict[str, str]] = {}
     constraints: ClassVar[dict[str, Constraint]] = {"levels": at_least(1), "codebook_size": at_least(1)}

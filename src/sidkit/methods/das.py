@@ -54,6 +54,7 @@ from sidkit.training.checkpoint import has_checkpoint
 class DAS(RQVAE):
     method = "das"
     needs_interactions = True
+    needs_users = True
     needs_pairs = False
     fixed_params = ("objectives", "objective_params", "use_pairs")  # DAS's terms are not plug-ins
     param_help = {"views": "alignment views", "debias": "a plain two-tower CF model (no debias branches)",

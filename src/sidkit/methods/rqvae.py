@@ -32,12 +32,14 @@ import torch
 from sidkit.collab.item_pairs import ItemPairs
 from sidkit.collab.pair_batches import BatchPlan
 from sidkit.data.embedding_matrix import as_matrix
+from sidkit.data.types import Interactions
 from sidkit.errors import SidkitError
 from sidkit.methods.base import Tokenizer
 from sidkit.methods.collision_selection import CollisionSelection
 from sidkit.methods.rqvae_network import RQVAENetwork
 from sidkit.methods.train_loop import train
 from sidkit.objectives import OBJECTIVES, Objective
+from sidkit.objectives.base import TrainingContext
 from sidkit.params import at_least, check_params, one_of, positive
 from sidkit.quantize.gradient_estimators import GRADIENT_ESTIMATORS
 from sidkit.training.checkpoint import has_checkpoint
@@ -111,17 +113,28 @@ class RQVAE(Tokenizer):
     def needs_pairs(self) -> bool:  # type: ignore[override]
         return self.use_pairs or any(OBJECTIVES[n].needs_pairs for n in self.objective_specs() if n in OBJECTIVES)
 
+    @property
+    def needs_interactions(self) -> bool:  # type: ignore[override]
+        return any(OBJECTIVES[n].needs_interactions for n in self.objective_specs() if n in OBJECTIVES)
+
     def _network(self, d_in: int, codebook_size: int | None = None) -> RQVAENetwork:
         return RQVAENetwork(d_in, self.hidden, self.dim, self.levels, codebook_size or self.codebook_size, self.beta,
                             self.gradient)
 
-    def fit(self, x: np.ndarray, pairs: ItemPairs | None = None, *, checkpoint_dir: str | Path | None = None,
-            resume: bool = False, progress: bool = True) -> "RQVAE":
+    def fit(self, x: np.ndarray, pairs: ItemPairs | None = None, *, interactions: Interactions | None = None,
+            checkpoint_dir: str | Path | None = None, resume: bool = False, progress: bool = True) -> "RQVAE":
+        """``interactions``: the training clicks, for objectives that learn from them (``needs_interactions``)."""
         x = as_matrix(x)
         objectives = self.build_objectives()
         if self.needs_pairs and pairs is None:
             raise SidkitError(f"{self.method} with objectives {list(self.objective_specs())} needs item pairs mined from "
                               "interactions")
+        if self.needs_interactions and interactions is None:
+            raise SidkitError(f"{self.method} with objectives {list(self.objective_specs())} needs the training "
+                              "interactions")
+        if interactions is not None and interactions.n_items != len(x):
+            raise SidkitError(f"{self.method}: {len(x)} items given for interactions over {interactions.n_items} items; "
+                              "expected the same")
         if self.codebook_size > len(x):
             raise SidkitError(f"codebook size {self.codebook_size} is larger than the {len(x)} items; "
                               f"expected at most {len(x)}")
@@ -131,6 +144,12 @@ class RQVAE(Tokenizer):
         config = {"method": self.method, **self.get_params()}
         if self.kmeans_init and not (resume and has_checkpoint(checkpoint_dir)):
             init_codebooks(self.net_, x, self.seed)
+        context = TrainingContext(self.net_, x, interactions, self.seed)
+        for objective in objectives:
+            try:
+                objective.start(context)
+            except ValueError as e:
+                raise SidkitError(f"{self.method}: objective {objective.name!r}: {e}") from None
         selection = (CollisionSelection(self.net_, lambda: encode_with(self.net_, x), self.select_every, self.steps,
                                         self.select_from) if self.select == "collisions" else None)
         self.training_log_ = train(

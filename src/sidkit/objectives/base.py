@@ -6,6 +6,10 @@
 codes, ``step`` the optimizer step (for schedules). Every returned term is already weighted and is
 added to the training loss, except names starting with ``n_``: those are counts, logged, not summed.
 Every term is logged per step.
+
+An objective that needs more than the batch (the network's own codebooks, item factors from the
+training clicks) gets it once, before the first step, through ``start(context)``; one that needs clicks
+says so with ``needs_interactions`` and the tokenizer then asks for them.
 """
 
 from __future__ import annotations
@@ -13,7 +17,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
+import numpy as np
 import torch
+from torch import nn
+
+from sidkit.data.types import Interactions
 
 
 @dataclass
@@ -30,6 +38,16 @@ class Batch:
     n_pairs: int = 0
 
 
+@dataclass
+class TrainingContext:
+    """What a tokenizer hands its objectives before the first step (also after a resume)."""
+
+    net: nn.Module                        # the network being trained (its ``quantizer`` holds the codebooks)
+    x: np.ndarray                         # the catalogue's input rows; ``Batch.items`` index them
+    interactions: Interactions | None     # the training clicks, for objectives with ``needs_interactions``
+    seed: int
+
+
 OBJECTIVES: dict[str, type["Objective"]] = {}  # filled as plug-in classes are defined
 
 
@@ -40,6 +58,7 @@ class Objective:
 
     name: ClassVar[str]
     needs_pairs: ClassVar[bool] = False
+    needs_interactions: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs) -> None:
         super().__init_subclass__(**kwargs)
@@ -48,6 +67,9 @@ class Objective:
 
     def params(self) -> dict[str, float | int | bool | str]:
         return dict(vars(self))
+
+    def start(self, context: TrainingContext) -> None:
+        """Before the first step: take what the batch does not carry (most objectives need nothing)."""
 
     def __call__(self, batch: Batch, z: torch.Tensor, z_q: torch.Tensor, codes: torch.Tensor,
                  step: int) -> dict[str, torch.Tensor]:

@@ -86,7 +86,7 @@ def bench_generative(ds: Dataset, encoder: TextEncoder | None, methods: list[str
             if not (folder / "sids.parquet").is_file():
                 if prep is None:
                     prep = prepare(ds, encoder, seed=0,
-                                   need_users=any(METHODS[m].needs_interactions for m in methods if m in METHODS))
+                                   need_users=any(METHODS[m].needs_users for m in methods if m in METHODS))
                 params = {k: v for k, v in (fit_params or {}).items() if k in params_of(METHODS[method])}
                 fit_to_dir(prep, method, folder, seed=seed, fit_options={"progress": False}, **params)
             table = SemanticIDs.read(folder)

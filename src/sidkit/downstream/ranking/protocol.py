@@ -75,7 +75,7 @@ def fitted_codes(method: str, samples: RankingSamples, ds: Dataset, x: np.ndarra
         x = CFInput(**{"seed": seed, **cf_input}).fit(samples.train_clicks, x).fitted_input(x)
     pairs = mine_or_load(samples.train_clicks, ("u2i", "swing"), seed, cache_dir)[0] if tok.needs_pairs else None
     user_x = (user_embeddings(ds, samples.train_clicks, x, encoder, tok.user_content, tok.half_life)
-              if tok.needs_interactions else None)
+              if tok.needs_users else None)
     fit_tokenizer(tok, x, pairs=pairs, interactions=samples.train_clicks, user_x=user_x, progress=False)
     user = getattr(tok, "user_labels_", None)
     return CodeSource(f"{method} (fitted on training clicks)", tok.labels_, tok.codebook_sizes,
