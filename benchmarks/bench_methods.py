@@ -92,7 +92,7 @@ def table(records: list[dict]) -> None:
         shared = sorted(set(by_seed) & set(base))
         dc = [100 * (by_seed[s]["collision_rate"] - base[s]["collision_rate"]) for s in shared]
         da = [100 * (by_seed[s]["agreement"][0] - base[s]["agreement"][0]) for s in shared]
-        mse = ms(lambda r: r["mse"], 1.0, 4) if all(r["mse"] is not None for r in recs) else "–"
+        mse = ms(lambda r: r["mse"], 1e4, 2) + "e-4" if all(r["mse"] is not None for r in recs) else "–"
         kept = sorted({r["selected_step"] for r in recs if r["selected_step"] is not None})
         print(f"| {data} | {method} (n={len(recs)}) | {ms(lambda r: r['collision_rate'], 100)}% | "
               + " / ".join(f"{np.mean([r['perplexity'][i] for r in recs]):.0f}" for i in range(3)) + " | "

@@ -28,7 +28,7 @@ def letters(data):
     """LETTER with its CF term at weight 1, and without the CF term (seed 0, 200 steps)."""
     x, train = data
     fit = lambda **kw: LETTER(steps=200, seed=0, select="last", **kw).fit(x, interactions=train, progress=False)  # noqa: E731
-    return fit(cf_weight=1.0), fit(cf=False)
+    return fit(collab_weight=1.0), fit(collab=False)
 
 
 @settings(max_examples=50, deadline=None)
@@ -103,7 +103,7 @@ def test_cf_alignment_without_clicks_is_refused(data):
         RQVAE(objectives=["cf_alignment"], steps=2).fit(x, progress=False)
     with pytest.raises(SidkitError, match="needs the training interactions"):
         LETTER(steps=2).fit(x, progress=False)
-    assert LETTER(cf=False).needs_interactions is False
+    assert LETTER(collab=False).needs_interactions is False
 
 
 def test_fit_letter_without_interactions_is_one_line(scientific_prepared, tmp_path, capsys):

@@ -85,6 +85,8 @@ class CodeDiversity(Objective):
             c = codes[:, level]
             target = cluster_partners(labels, c, g)
             keep = target >= 0
+            if not keep.any():  # every row's code alone in its cluster: nothing to pull towards
+                continue
             e = books[level].index_select(0, c[keep])
             sim = (e @ books[level].T).scatter(1, c[keep][:, None], float("-inf"))
             loss = loss + F.cross_entropy(sim, target[keep])
