@@ -10,7 +10,10 @@ only the training clicks the CF embeddings are fitted on (``needs_interactions``
 Every constant we had to choose, written down (the objectives' files say why):
 - CF embeddings: sidkit's own item factors with the code dimension (``collab_kind``: ``cooc``, the SVD of
   co-click PMI, default; or ``bpr``), not a SASRec's; items without training clicks left out of the term.
-- collab_weight 0.01 and diversity_weight 1e-4 (LETTER's α and β), 10 clusters a level (LETTER's), cosine
+- collab_weight 0.1, ten times LETTER's α: at LETTER's 0.01 the codes were `rqvae`'s within noise on
+  scientific and Beauty (3 seeds; BENCHMARKS.md), at 0.1 collisions fell on both and Beauty's level-1
+  agreement rose by 43% (our CF term is a cosine InfoNCE, so LETTER's α does not carry over anyway).
+- diversity_weight 1e-4 (LETTER's β), 10 clusters a level (LETTER's), cosine
   similarity over τ = 0.1 for the CF term (LETTER: raw dot product), reclustering every 10 steps.
 - ``select="collisions"`` by default: LETTER keeps the checkpoint with the fewest colliding items, and
   so do we (every ``select_every`` steps; methods/collision_selection.py), from step 1,500 on
@@ -41,7 +44,7 @@ class LETTER(RQVAE):
                   "collab_kind": "item factors the quantized vectors align with"}
     constraints = {"collab_weight": at_least(0), "diversity_weight": at_least(0), "collab_kind": one_of(KINDS)}
 
-    def __init__(self, collab: bool = True, diversity: bool = True, collab_weight: float = 0.01,
+    def __init__(self, collab: bool = True, diversity: bool = True, collab_weight: float = 0.1,
                  diversity_weight: float = 1e-4, collab_kind: str = "cooc", select: str = "collisions",
                  select_from: int = 1500, **params: Any) -> None:
         super().__init__(select=select, select_from=select_from, **params)

@@ -10,7 +10,8 @@ items go from the codebook loss, and the encoder learns to put co-clicked items 
 Items without factors (no training clicks) take no part, as anchors or as negatives. A row whose item
 appears again in the batch is not a negative of it.
 
-Constants, all written down: weight 0.01 (LETTER's α for its tokenizer script), cosine similarity over
+Constants, all written down: weight 0.01 (LETTER's α for its tokenizer script; method letter uses 0.1,
+methods/letter.py says why), cosine similarity over
 τ = 0.1 instead of LETTER's raw dot product (our factors' scale is arbitrary, and ẑ's drifts while it
 trains, so a raw dot product would make the effective temperature change under the loss), one
 direction (ẑ → factors), as LETTER.
