@@ -3,7 +3,7 @@
     python benchmarks/bench_methods.py [--data scientific] [--seeds 3] [--steps 3000]
         [--methods rq-kmeans,rq-kmeans:balance=true,qarm,rqvae,quasid,adasid,das,letter]
 
-A method is a name, optionally with constructor values (``letter:cf_weight=0.1,cf_kind=bpr``). Each
+A method is a name, optionally with constructor values (``letter:collab_weight=0.01,collab_kind=bpr``; values as ``--param`` reads them). Each
 (data, method, seed) is one ``workflow.fit_method`` with the default collision handling, and its figures
 come from the ``quality.json`` the fit writes: collisions, per-level perplexity and use, held-out
 agreement @1..3, reconstruction MSE (methods that decode), neighbour preservation @10, fit seconds, and
@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
+from sidkit.cli_flags import param_value
 from sidkit.content import TextEncoder
 from sidkit.data import load_dataset
 from sidkit.methods import METHODS
@@ -36,10 +37,7 @@ def parse_spec(spec: str) -> tuple[str, dict]:
     params = {}
     for item in filter(None, rest.split(",")):
         key, _, value = item.partition("=")
-        try:
-            params[key] = json.loads(value)
-        except ValueError:
-            params[key] = value
+        params[key] = param_value(value)
     return name, params
 
 
@@ -120,11 +118,11 @@ def main() -> None:
     done = [json.loads(line) for line in out.read_text().splitlines()] if out.is_file() else []
     wanted = lambda r: r["data"] == args.data and r["method"] in specs and r["steps"] == args.steps  # noqa: E731
     if not args.table:
-        for spec in specs:
-            if parse_spec(spec)[0] not in METHODS:
+        names = [parse_spec(s)[0] for s in specs]
+        for spec, name in zip(specs, names):
+            if name not in METHODS:
                 raise SystemExit(f"unknown method in {spec!r}")
         ds = load_dataset("beauty", args.beauty_dir) if args.data == "beauty" else load_dataset(args.data)
-        names = [parse_spec(s)[0] for s in specs]
         prep = prepare(ds, TextEncoder(show_progress=False), need_pairs=True,
                        need_users=any(METHODS[n].needs_users for n in names))
         out.parent.mkdir(parents=True, exist_ok=True)

@@ -46,16 +46,16 @@ def test_a_diversity_partner_is_another_code_of_the_same_cluster(labels, seed):
 def test_diversity_clusters_are_near_equal_where_k_means_is_lopsided():
     rng = np.random.default_rng(0)
     points = rng.normal(0, 1, (256, 32)).astype(np.float32)
-    points[:128] *= 0.1  # half the codewords packed in a small ball: plain k-means gives one cluster 175 of them
+    points[:128] *= 0.2  # half the codewords packed in a small ball: plain k-means puts 179 in one cluster
     sizes = np.bincount(balanced_clusters(points, 10, seed=0), minlength=10)
-    assert sizes.min() >= 8 and sizes.max() <= 100, sizes  # measured 14..93; unbalanced 1..175
+    assert sizes.min() >= 8 and sizes.max() <= 100, sizes  # measured 19..37; unbalanced 1..179
 
 
 def test_cf_alignment_scores_own_factors_and_leaves_cold_items_out(data):
     x, train = data
     obj = CFAlignment(weight=1.0)
     net = RQVAE(steps=1).fit(x[:600], progress=False).net_  # only its code dimension is read
-    obj.start(TrainingContext(net, x, train, seed=0))
+    obj.start(TrainingContext(net, train, seed=0))
     factors, warm = item_factors(train, "cooc", 32, 0)
     items = torch.from_numpy(np.concatenate([np.flatnonzero(warm)[:64], np.flatnonzero(~warm)[:8]]))
     batch = Batch(torch.from_numpy(x)[items], items)

@@ -113,7 +113,8 @@ def _comma_list(item: type):
     return parse
 
 
-def _value(text: str) -> Any:
+def param_value(text: str) -> Any:
+    """A ``--param`` value: JSON, else the bare word."""
     try:
         return json.loads(text)
     except ValueError:
@@ -132,9 +133,9 @@ def params_from_args(args: argparse.Namespace, cls: type, name: str) -> dict[str
             raise SidkitError(f"--param {item!r}: expected NAME=VALUE (or OBJECTIVE.NAME=VALUE)")
         if "." in key and "objective_params" in known:
             objective, _, field = key.partition(".")
-            objective_params.setdefault(objective, {})[field] = _value(value)
+            objective_params.setdefault(objective, {})[field] = param_value(value)
         elif key in known:
-            params[key] = _value(value)
+            params[key] = param_value(value)
         else:
             raise SidkitError(f"--param {key}: not a parameter of {name}; expected one of {', '.join(sorted(known))}")
     for dest, value in given.items():

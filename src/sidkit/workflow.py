@@ -180,8 +180,9 @@ def fit_method(prep: Prepared, method: str, *, levels: int = 3, codebook_size: i
 def fit_tokenizer(tok: Tokenizer, x: np.ndarray, *, pairs: ItemPairs | None = None,
                   interactions: Interactions | None = None, user_x: np.ndarray | None = None,
                   **options) -> Tokenizer:
-    """``tok.fit`` with what the method says it needs (``needs_pairs``, ``needs_interactions``, ``needs_users``) and the
-    options its ``fit`` takes (checkpoint_dir, resume, progress): the one place a tokenizer is fed."""
+    """``tok.fit`` with what the method says it needs (``needs_pairs``, ``needs_interactions``,
+    ``needs_users``) and the options its ``fit`` takes (checkpoint_dir, resume, progress): the one place a
+    tokenizer is fed."""
     accepted = inspect.signature(tok.fit).parameters
     kwargs = {k: v for k, v in options.items() if k in accepted}
     if tok.needs_interactions:

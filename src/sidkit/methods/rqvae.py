@@ -144,7 +144,7 @@ class RQVAE(Tokenizer):
         config = {"method": self.method, **self.get_params()}
         if self.kmeans_init and not (resume and has_checkpoint(checkpoint_dir)):
             init_codebooks(self.net_, x, self.seed)
-        context = TrainingContext(self.net_, x, interactions, self.seed)
+        context = TrainingContext(self.net_, interactions, self.seed)
         for objective in objectives:
             try:
                 objective.start(context)

@@ -17,7 +17,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -43,7 +42,6 @@ class TrainingContext:
     """What a tokenizer hands its objectives before the first step (also after a resume)."""
 
     net: nn.Module                        # the network being trained (its ``quantizer`` holds the codebooks)
-    x: np.ndarray                         # the catalogue's input rows; ``Batch.items`` index them
     interactions: Interactions | None     # the training clicks, for objectives with ``needs_interactions``
     seed: int
 
