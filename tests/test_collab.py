@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from sidkit.collab import BPRMF, ItemPairs, cooccurrence_pairs, mine_pairs, swing_scores, u2i_trigger_pairs
 from sidkit.data import Interactions, leave_one_out, load_dataset
+from sidkit.errors import SidkitError
 
 
 def _inter(seqs: dict[str, list[int]], n_items: int) -> Interactions:
@@ -85,3 +87,16 @@ def test_concat_dedupes_unordered_pairs():
     p = ItemPairs.concat([a, b])
     assert _pairset(p) == {(0, 1), (3, 4)}
     assert p.counts() == {"u2i": 1, "swing": 1}
+
+
+def test_near_duplicate_pairs_are_dropped_at_the_threshold():
+    from sidkit.collab.item_pairs import ItemPairs
+    from sidkit.collab.near_duplicate_pairs import drop_near_duplicate_pairs
+
+    x = np.array([[1.0, 0.0], [0.96, 0.28], [0.0, 1.0], [0.6, 0.8]])  # unit rows; cos(0,1) = 0.96
+    pairs = ItemPairs.of(np.array([0, 0, 1, 2]), np.array([1, 2, 3, 3]), "swing")
+    kept = drop_near_duplicate_pairs(pairs, x, 0.95)  # cosines 0.96, 0.0, 0.8, 0.8
+    assert list(zip(kept.trigger, kept.target)) == [(0, 2), (1, 3), (2, 3)]
+    assert len(drop_near_duplicate_pairs(pairs, x, 0.5)) == 1
+    with pytest.raises(SidkitError, match="drop_duplicates"):
+        drop_near_duplicate_pairs(pairs, x, 1.5)

@@ -31,8 +31,8 @@ from typing import Iterator
 import numpy as np
 
 from sidkit.collab.cf_input import cf_for_model
-from sidkit.content.item_embeddings import embed_for_model
-from sidkit.content.text_encoder import DEFAULT_MODEL, TextEncoder
+from sidkit.content.item_embeddings import embed_for_model, encoder_for_model
+from sidkit.content.text_encoder import TextEncoder
 from sidkit.data.types import Catalog
 from sidkit.errors import SidkitError
 from sidkit.methods.base import Tokenizer
@@ -144,7 +144,7 @@ class SIDStore:
             from sidkit.content.text_encoder import resolve_model_path
 
             try:
-                resolve_model_path(spec.get("text_model") or DEFAULT_MODEL)
+                resolve_model_path(encoder_for_model(spec, self.directory).model)
             except SidkitError as e:
                 raise SidkitError(f"{self.directory / 'manifest.json'}: content.text_model: {e}") from None
 
@@ -204,9 +204,8 @@ class SIDStore:
 
     def _text_encoder(self) -> TextEncoder:
         if self._encoder is None:
-            model = (self.manifest.get("content") or {}).get("text_model") or DEFAULT_MODEL
-            self._encoder = TextEncoder(model, cache_dir=self.cache_dir, batch_size=self._encode_batch_size,
-                                        show_progress=False)
+            self._encoder = encoder_for_model(self.manifest.get("content"), self.directory, cache_dir=self.cache_dir,
+                                              batch_size=self._encode_batch_size, show_progress=False)
         return self._encoder
 
     def embed(self, catalog: Catalog) -> np.ndarray:

@@ -49,6 +49,7 @@ class Prepared:
     pairs_cached: bool = False  # the pairs came from the pair cache
     input_duplicates: dict | None = None  # content.duplicates: items sharing their input with another
     cf_input: CFInput | None = None  # --cf-input: embeddings = content fused with CF factors (collab/cf_input.py)
+    text_encoder: object | None = None  # --finetune-encoder: the fine-tuned sentence-transformers model
 
     def first(self, n: int) -> "Prepared":
         """The first ``n`` items as if the catalogue ended there (pairs and held-out transitions inside
@@ -64,7 +65,8 @@ class Prepared:
             raise SidkitError("Prepared.first: user embeddings and CF input were made from the whole catalogue's clicks; "
                               "expected a preparation without users or CF input")
         train = self.train.first_items(n) if self.train is not None else None
-        return Prepared(dataset, self.embeddings[:n], pairs, (prev[keep], last[keep]), {}, self.content, train)
+        return Prepared(dataset, self.embeddings[:n], pairs, (prev[keep], last[keep]), {}, self.content, train,
+                        text_encoder=self.text_encoder)
 
 
 @dataclass
@@ -87,12 +89,15 @@ def pair_cache_dir(encoder: TextEncoder | None) -> Path:
 def prepare(dataset: Dataset, encoder: TextEncoder | None = None, *, need_pairs: bool = True,
             pair_sources: tuple[str, ...] = ("u2i", "swing"), seed: int = 0, need_users: bool = False,
             user_content: str = "auto", half_life: float = 10.0, cache_pairs: bool = True,
-            strict: bool = False, progress: bool = False, cf_input: CFInput | None = None) -> Prepared:
+            strict: bool = False, progress: bool = False, cf_input: CFInput | None = None,
+            finetune: dict | None = None) -> Prepared:
     """Embeddings, split and pairs; with ``need_users`` also the users' content embeddings
     (content/user_embeddings.py: ``user_content`` auto, profile, history, profile+history; ``half_life``
     of the history's recency weights, in items). Pairs are cached (collab/pair_cache.py) unless
-    ``cache_pairs`` is false; ``strict`` refuses items with empty text. With ``cf_input`` the embeddings
-    are the content fused with item factors fitted on the split's training clicks (collab/cf_input.py)."""
+    ``cache_pairs`` is false; ``strict`` refuses items with empty text. With ``finetune`` (the options of
+    methods/encoder_finetune.finetune_encoder) the text encoder is first fine-tuned on the mined pairs
+    and the items embedded with it. With ``cf_input`` the embeddings are the content fused with item
+    factors fitted on the split's training clicks (collab/cf_input.py)."""
     say = (lambda m: print(m, file=sys.stderr, flush=True)) if progress else (lambda m: None)
     seconds = {}
     t = time.perf_counter()
@@ -100,12 +105,29 @@ def prepare(dataset: Dataset, encoder: TextEncoder | None = None, *, need_pairs:
     x = item_embeddings(dataset, encoder, strict=strict)
     seconds["embed"] = time.perf_counter() - t
     clicks = dataset.interactions
-    if clicks is None and (need_pairs or need_users or cf_input is not None):
-        why = "mines item pairs" if need_pairs else "makes user SIDs" if need_users else "uses --cf-input"
+    if clicks is None and (need_pairs or need_users or cf_input is not None or finetune is not None):
+        why = ("mines item pairs" if need_pairs else "makes user SIDs" if need_users else "uses --cf-input"
+               if cf_input is not None else "fine-tunes the encoder on item pairs")
         raise SidkitError(f"{dataset.name}: no interactions; expected --interactions FILE (this run {why}, "
                           "which needs clicks)")
     split = leave_one_out(clicks) if clicks is not None else None
     spec = content_spec(dataset, encoder, x)
+    pairs, cached = None, False
+    if need_pairs or finetune is not None:
+        t = time.perf_counter()
+        say(f"[pairs] mining {', '.join(pair_sources)} from {len(split.train)} training interactions")
+        pairs, cached = mine_or_load(split.train, pair_sources, seed, pair_cache_dir(encoder) if cache_pairs else None,
+                                     progress)  # training part only: no test leakage
+        seconds["pairs"] = time.perf_counter() - t
+        say(f"[pairs] {len(pairs)} pairs {pairs.counts()} in {seconds['pairs']:.1f}s"
+            + (" (from the cache)" if cached else ""))
+    tuned = None
+    if finetune is not None:
+        t = time.perf_counter()
+        x, spec, tuned = _finetuned_embeddings(dataset, encoder, pairs, finetune, seed, strict, progress)
+        seconds["finetune"] = time.perf_counter() - t
+        if not need_pairs:
+            pairs = None
     if cf_input is not None:
         t = time.perf_counter()
         say(f"[cf] {cf_input.kind} item factors from {len(split.train)} training interactions")
@@ -116,15 +138,6 @@ def prepare(dataset: Dataset, encoder: TextEncoder | None = None, *, need_pairs:
     warning = duplicate_warning(duplicates)
     if warning:
         warnings.warn(warning, SidkitWarning, stacklevel=2)
-    pairs, cached = None, False
-    if need_pairs:
-        t = time.perf_counter()
-        say(f"[pairs] mining {', '.join(pair_sources)} from {len(split.train)} training interactions")
-        pairs, cached = mine_or_load(split.train, pair_sources, seed, pair_cache_dir(encoder) if cache_pairs else None,
-                                     progress)  # training part only: no test leakage
-        seconds["pairs"] = time.perf_counter() - t
-        say(f"[pairs] {len(pairs)} pairs {pairs.counts()} in {seconds['pairs']:.1f}s"
-            + (" (from the cache)" if cached else ""))
     users = None
     if need_users:
         t = time.perf_counter()
@@ -132,7 +145,30 @@ def prepare(dataset: Dataset, encoder: TextEncoder | None = None, *, need_pairs:
         seconds["users"] = time.perf_counter() - t
     held_out = last_transitions(clicks) if clicks is not None else (np.zeros(0, np.int64), np.zeros(0, np.int64))
     return Prepared(dataset, x, pairs, held_out, seconds, spec, split.train if split is not None else None, users,
-                    cached, duplicates, cf_input)
+                    cached, duplicates, cf_input, tuned)
+
+
+def _finetuned_embeddings(dataset: Dataset, encoder: TextEncoder | None, pairs: ItemPairs, options: dict,
+                          seed: int, strict: bool, progress: bool):
+    """(x from the fine-tuned encoder, its content spec, the encoder) for ``prepare``."""
+    from sidkit.content.item_embeddings import item_texts
+    from sidkit.content.text_encoder import DEFAULT_MODEL, weights_digest
+    from sidkit.methods.encoder_finetune import finetune_encoder
+
+    if not (dataset.text_template and dataset.catalog.text):
+        raise SidkitError(f"{dataset.catalog.source}: no text to fine-tune the encoder on; expected text fields "
+                          "and a --template (--finetune-encoder trains the text model)")
+    base = encoder.model if encoder is not None else DEFAULT_MODEL
+    if progress:
+        print(f"[encoder] fine-tuning {base} on {len(pairs)} pairs", file=sys.stderr, flush=True)
+    st, history = finetune_encoder(item_texts(dataset), pairs, model=base, seed=seed, progress=progress, **options)
+    digest = weights_digest(st)
+    tuned = TextEncoder.wrap(st, f"finetuned:{digest}", cache_dir=encoder.cache_dir if encoder else None,
+                             batch_size=encoder.batch_size if encoder else 64, show_progress=progress)
+    x = item_embeddings(dataset, tuned, strict=strict)
+    spec = content_spec(dataset, encoder, x)
+    spec["encoder"] = {"folder": "encoder", "digest": digest, "base": base, "options": options, "history": history}
+    return x, spec, st
 
 
 def fit_method(prep: Prepared, method: str, *, levels: int = 3, codebook_size: int = 256, seed: int = 0,
@@ -198,6 +234,10 @@ def write_result(result: FitResult, directory: Path, prep: Prepared, seed: int, 
     tok.save(directory / "model")
     if prep.cf_input is not None:
         prep.cf_input.save(directory)
+    if prep.text_encoder is not None:
+        from sidkit.methods.encoder_finetune import save_encoder
+
+        save_encoder(prep.text_encoder, directory / prep.content["encoder"]["folder"])
     manifest = {
         "method": result.method,
         "dataset": prep.dataset.name,

@@ -7,6 +7,7 @@ added after fitting (``sidkit assign``) get their x the same way: ``embed_like``
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 import numpy as np
@@ -66,6 +67,19 @@ def content_spec(dataset: Dataset, encoder: TextEncoder | None, x: np.ndarray,
     return {"template": dataset.text_template if "text" in modalities else None,
             "text_model": (encoder.model if encoder else DEFAULT_MODEL) if "text" in modalities else None,
             "modalities": modalities, "weights": weights or {}, "dim": int(x.shape[1])}
+
+
+def encoder_for_model(spec: dict | None, model_dir: str | Path, **kwargs) -> TextEncoder:
+    """The text encoder a fitted model's items were embedded with: the fine-tuned one saved in the model
+    folder (``fit --finetune-encoder``; its vectors cached under its weights' digest), else the named one.
+    ``kwargs`` go to TextEncoder (cache_dir, batch_size, show_progress)."""
+    tuned = (spec or {}).get("encoder")
+    if tuned:
+        folder = Path(model_dir) / tuned["folder"]
+        if not folder.is_dir():
+            raise SidkitError(f"{folder}: missing; expected the fine-tuned text encoder the model was fitted with")
+        return TextEncoder(str(folder), cache_name=f"finetuned:{tuned['digest']}", **kwargs)
+    return TextEncoder((spec or {}).get("text_model") or DEFAULT_MODEL, **kwargs)
 
 
 def embed_for_model(catalog: Catalog, spec: dict | None, encoder: Callable[[], TextEncoder],

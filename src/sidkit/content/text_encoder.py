@@ -24,6 +24,21 @@ def resolve_model_path(model: str) -> str:
     return model
 
 
+def load_sentence_transformer(model: str = DEFAULT_MODEL, device: str = "cpu"):
+    """The sentence-transformers model ``model`` (the bundled default, or a folder), offline."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    from sentence_transformers import SentenceTransformer
+
+    path = resolve_model_path(model)
+    try:
+        return SentenceTransformer(path, device=device)
+    except Exception as e:  # a folder that is not a sentence-transformers model, or a damaged one
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+        raise SidkitError(f"text model {model!r}: cannot be loaded from {path} ({type(e).__name__}: "
+                          f"{first}); expected a sentence-transformers model folder") from None
+
+
 class TextEncoder:
     """Encode texts to L2-normalised float32 vectors; texts seen before (same model) come from the cache."""
 
@@ -35,8 +50,10 @@ class TextEncoder:
         device: str = "cpu",
         show_progress: bool = True,
         use_cache: bool = True,
+        cache_name: str | None = None,
     ) -> None:
         self.model = model
+        self.cache_name = cache_name  # the cache's name for the model where a path would not do (fine-tuned)
         self.cache_dir = cache_dir
         self.batch_size = batch_size
         self.device = device
@@ -45,19 +62,17 @@ class TextEncoder:
         self._st = None
         self.n_encoded_ = 0  # texts that went through the model in the last call (0 means all cached)
 
+    @classmethod
+    def wrap(cls, st, cache_name: str, **kwargs) -> "TextEncoder":
+        """An encoder around an already loaded sentence-transformers model (one fine-tuned in this
+        process), cached under ``cache_name``."""
+        enc = cls(cache_name=cache_name, **kwargs)
+        enc._st = st
+        return enc
+
     def _load(self):
         if self._st is None:
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")
-            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-            from sentence_transformers import SentenceTransformer
-
-            path = resolve_model_path(self.model)
-            try:
-                self._st = SentenceTransformer(path, device=self.device)
-            except Exception as e:  # a folder that is not a sentence-transformers model, or a damaged one
-                first = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
-                raise SidkitError(f"text model {self.model!r}: cannot be loaded from {path} ({type(e).__name__}: "
-                                  f"{first}); expected a sentence-transformers model folder") from None
+            self._st = load_sentence_transformer(self.model, self.device)
         return self._st
 
     def _encode_raw(self, texts: list[str]) -> np.ndarray:
@@ -71,7 +86,7 @@ class TextEncoder:
         if not self.use_cache:
             self.n_encoded_ = len(texts)
             return self._encode_raw(texts)
-        cache = EmbeddingCache(self.cache_dir or default_cache_dir(), f"sentence-transformers:{self.model}")
+        cache = EmbeddingCache(self.cache_dir or default_cache_dir(), f"sentence-transformers:{self.cache_name or self.model}")
         unique = list(dict.fromkeys(texts))
         keys = [cache.key(t) for t in unique]
         found, cached = cache.lookup(keys)
@@ -88,3 +103,15 @@ class TextEncoder:
             table[~found] = fresh
         row = {t: i for i, t in enumerate(unique)}
         return table[[row[t] for t in texts]]
+
+
+def weights_digest(st) -> str:
+    """A short hash of a model's weights: the cache name of a fine-tuned encoder, so that two different
+    fine-tunes never share cached vectors whatever folder they sit in."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for name, tensor in sorted(st.state_dict().items()):
+        h.update(name.encode())
+        h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]

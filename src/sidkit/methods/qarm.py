@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from sidkit.collab.item_pairs import ItemPairs
+from sidkit.collab.near_duplicate_pairs import drop_near_duplicate_pairs
 from sidkit.data.embedding_matrix import as_matrix
 from sidkit.errors import SidkitError
 from sidkit.methods.alignment_head import AlignmentHead, apply_head, train_alignment
@@ -28,7 +29,7 @@ class QARM(Tokenizer):
 
     def __init__(self, levels: int = 3, codebook_size: int = 256, vq_k: int = 25, hidden: int = 512,
                  epochs: int = 20, batch_size: int = 1024, lr: float = 1e-3, temperature: float = 0.07,
-                 niter: int = 20, seed: int = 0) -> None:
+                 niter: int = 20, drop_duplicates: float | None = None, seed: int = 0) -> None:
         self.levels = levels
         self.codebook_size = codebook_size
         self.vq_k = vq_k
@@ -38,12 +39,16 @@ class QARM(Tokenizer):
         self.lr = lr
         self.temperature = temperature
         self.niter = niter
+        self.drop_duplicates = drop_duplicates  # content cosine at which a pair teaches nothing (near_duplicate_pairs)
         self.seed = seed
 
     def fit(self, x: np.ndarray, pairs: ItemPairs | None = None) -> "QARM":
         if pairs is None:
             raise SidkitError("qarm needs item pairs mined from interactions")
         x = as_matrix(x)
+        if self.drop_duplicates is not None:
+            pairs = drop_near_duplicate_pairs(pairs, x / np.linalg.norm(x, axis=1, keepdims=True).clip(1e-12),
+                                              self.drop_duplicates)
         self.head_, self.history_ = train_alignment(
             x, pairs, hidden=self.hidden, epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
             temperature=self.temperature, seed=self.seed,

@@ -14,8 +14,8 @@ import numpy as np
 import pyarrow as pa
 
 from sidkit.collab.cf_input import cf_for_model
-from sidkit.content.item_embeddings import embed_for_model
-from sidkit.content.text_encoder import DEFAULT_MODEL, TextEncoder
+from sidkit.content.item_embeddings import embed_for_model, encoder_for_model
+from sidkit.content.text_encoder import TextEncoder
 from sidkit.data.shards import read_piece
 from sidkit.methods.registry import load_tokenizer
 
@@ -29,7 +29,8 @@ class EncodePieces:
 
     def __init__(self, model_dir: str, manifest: dict, columns: dict[str, str], candidates: int = 0,
                  vq: bool = False, cache_dir: str | None = None, encode_batch_size: int = 64) -> None:
-        self.tokenizer = load_tokenizer(Path(model_dir) / "model")
+        self.model_dir = Path(model_dir)
+        self.tokenizer = load_tokenizer(self.model_dir / "model")
         self.spec = manifest.get("content")
         self.cf = cf_for_model(model_dir, self.spec)
         self.columns, self.k, self.vq = columns, candidates, vq
@@ -39,8 +40,8 @@ class EncodePieces:
     def _text_encoder(self) -> TextEncoder:
         if self._encoder is None:
             cache_dir, batch_size = self._encoder_args
-            self._encoder = TextEncoder((self.spec or {}).get("text_model") or DEFAULT_MODEL, cache_dir=cache_dir,
-                                        batch_size=batch_size, show_progress=False)
+            self._encoder = encoder_for_model(self.spec, self.model_dir, cache_dir=cache_dir,
+                                              batch_size=batch_size, show_progress=False)
         return self._encoder
 
     def __call__(self, pieces: dict[str, np.ndarray]) -> pa.Table:
