@@ -17,6 +17,7 @@ from sidkit.collab.item_pairs import ItemPairs
 from sidkit.errors import SidkitError
 from sidkit.objectives.contrastive import info_nce
 from sidkit.training.early_stopping import EarlyStopping
+from sidkit.training.held_out import held_out_loss, split_held_out
 
 
 class AlignmentHead(nn.Module):
@@ -51,9 +52,7 @@ def train_alignment(
     xt = torch.as_tensor(x, dtype=torch.float32)
     trig = torch.as_tensor(pairs.trigger)
     targ = torch.as_tensor(pairs.target)
-    perm = torch.randperm(len(pairs), generator=g)
-    n_valid = int(len(pairs) * valid_frac) if len(pairs) >= 40 else 0
-    valid, train = perm[:n_valid], perm[n_valid:]
+    valid, train = split_held_out(torch.randperm(len(pairs), generator=g), valid_frac)
 
     torch.manual_seed(seed)
     head = AlignmentHead(x.shape[1], hidden)
@@ -78,10 +77,7 @@ def train_alignment(
             opt.step()
             losses.append(loss.item())
         head.eval()
-        with torch.no_grad():
-            vl = [batch_loss(valid[s:s + batch_size]).item() for s in range(0, len(valid), batch_size)
-                  if len(valid[s:s + batch_size]) >= 2]
-        valid_loss = float(np.mean(vl)) if vl else float(np.mean(losses))
+        valid_loss = held_out_loss(batch_loss, valid, batch_size, fallback=float(np.mean(losses)))
         if stopping.update(epoch, valid_loss, train_loss=float(np.mean(losses)), valid_loss=valid_loss):
             break
     stopping.restore()

@@ -5,7 +5,7 @@ sentence-transformers model learns, so the text of two co-clicked items is pulle
 pooling. The loss is the head's (``objectives.contrastive.info_nce``: symmetric, in-batch negatives,
 columns that are the same item masked out), so the two alignments differ only in what is trained.
 
-The loop is plain PyTorch over ``SentenceTransformer.tokenize`` / ``forward``: sentence-transformers'
+The loop is plain PyTorch over ``SentenceTransformer.preprocess`` / ``forward``: sentence-transformers'
 own trainer needs ``datasets`` and ``accelerate``, which sidkit does not depend on, and a loop that
 fits on one screen is easier to check than a trainer's callbacks.
 
@@ -41,6 +41,7 @@ from sidkit.content.text_encoder import DEFAULT_MODEL, load_sentence_transformer
 from sidkit.errors import SidkitError
 from sidkit.objectives.contrastive import info_nce
 from sidkit.training.early_stopping import EarlyStopping
+from sidkit.training.held_out import held_out_loss, split_held_out
 
 
 def finetune_encoder(
@@ -79,8 +80,7 @@ def finetune_encoder(
     perm = torch.randperm(len(pairs), generator=g)
     if max_pairs is not None and len(perm) > max_pairs:
         perm = perm[:max_pairs]
-    n_valid = int(len(perm) * valid_frac) if len(perm) >= 40 else 0
-    valid, train = perm[:n_valid], perm[n_valid:]
+    valid, train = split_held_out(perm, valid_frac)
 
     opt = torch.optim.AdamW([p for p in st.parameters() if p.requires_grad], lr=lr, weight_decay=0.01)
     steps = epochs * math.ceil(len(train) / batch_size)
@@ -116,10 +116,7 @@ def finetune_encoder(
                       f"{done / (time.perf_counter() - t0):.0f} pairs/s", file=sys.stderr, flush=True)
         seconds = time.perf_counter() - t0
         st.eval()
-        with torch.no_grad():
-            vl = [batch_loss(valid[s:s + batch_size]).item() for s in range(0, len(valid), batch_size)
-                  if len(valid[s:s + batch_size]) >= 2]
-        valid_loss = float(np.mean(vl)) if vl else float(np.mean(losses))
+        valid_loss = held_out_loss(batch_loss, valid, batch_size, fallback=float(np.mean(losses)))
         if stopping.update(epoch, valid_loss, train_loss=float(np.mean(losses)), valid_loss=valid_loss,
                            pairs_per_s=len(order) / seconds, seconds=seconds):
             break

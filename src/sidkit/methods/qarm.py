@@ -15,6 +15,7 @@ import torch
 
 from sidkit.collab.item_pairs import ItemPairs
 from sidkit.collab.near_duplicate_pairs import drop_near_duplicate_pairs
+from sidkit.content.fusion import l2_normalize
 from sidkit.data.embedding_matrix import as_matrix
 from sidkit.errors import SidkitError
 from sidkit.methods.alignment_head import AlignmentHead, apply_head, train_alignment
@@ -47,8 +48,7 @@ class QARM(Tokenizer):
             raise SidkitError("qarm needs item pairs mined from interactions")
         x = as_matrix(x)
         if self.drop_duplicates is not None:
-            pairs = drop_near_duplicate_pairs(pairs, x / np.linalg.norm(x, axis=1, keepdims=True).clip(1e-12),
-                                              self.drop_duplicates)
+            pairs = drop_near_duplicate_pairs(pairs, l2_normalize(x), self.drop_duplicates)
         self.head_, self.history_ = train_alignment(
             x, pairs, hidden=self.hidden, epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
             temperature=self.temperature, seed=self.seed,
