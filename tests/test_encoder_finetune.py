@@ -110,3 +110,47 @@ def test_bad_finetune_requests_are_one_line(tmp_path, capsys):
                      "--out", str(tmp_path / "o")])
         err = capsys.readouterr().err.strip().splitlines()[-1]  # the run's progress lines come before it
         assert code != 0 and message in err and not (tmp_path / "o").exists(), (args, err)
+
+
+def test_ranking_finetunes_on_training_pairs_only(small, encoder, monkeypatch):
+    """`eval ranking --finetune-encoder`: the fine-tune sees pairs of the seed's training clicks, never a
+    held-out cold item, and the codes are fitted on the fine-tuned vectors (the aligned space moves)."""
+    import sidkit.workflow as workflow
+    from sidkit.content.item_embeddings import item_embeddings
+    from sidkit.downstream.ranking.protocol import fitted_codes
+    from sidkit.downstream.ranking.samples import build_samples
+
+    seen = []
+    real = workflow.finetuned_embeddings
+
+    def spy(ds, enc, pairs, options, seed, *args, **kwargs):
+        seen.append(pairs)
+        return real(ds, enc, pairs, options, seed, *args, **kwargs)
+
+    monkeypatch.setattr(workflow, "finetuned_embeddings", spy)
+    samples = build_samples(small.interactions, neg_ratio=1, cold_frac=0.1, seed=0)
+    x = item_embeddings(small, encoder)
+    common = dict(levels=2, codebook_size=8, seed=0)
+    frozen = fitted_codes("qarm", samples, small, x, encoder, **common)
+    tuned = fitted_codes("qarm", samples, small, x, encoder, finetune=OPTIONS, **common)
+    assert len(seen) == 1 and len(seen[0]) > 0 and len(samples.cold_items) > 0
+    used = np.union1d(seen[0].trigger, seen[0].target)
+    assert not np.isin(samples.cold_items, used).any()
+    assert np.abs(tuned.aligned - frozen.aligned).max() > 1e-2
+
+
+def test_eval_ranking_finetune_bad_requests(tmp_path, capsys):
+    items = tmp_path / "items.csv"
+    items.write_text("item_id,title\n" + "".join(f"i{k},thing {k}\n" for k in range(30)))
+    clicks = tmp_path / "clicks.csv"
+    clicks.write_text("user_id,item_id\n" + "".join(f"u{u},i{(u * 7 + j) % 30}\n" for u in range(20) for j in range(3)))
+    base = ["eval", "ranking", "--items", str(items), "--interactions", str(clicks), "--template", "{title}",
+            "--finetune-encoder", "--variants", "vq+rq"]
+    bare = tmp_path / "bare.csv"
+    bare.write_text("item_id,emb\n" + "".join(f'i{k},"[{k % 3}, {k % 5}, 1]"\n' for k in range(30)))
+    cases = [(["--finetune-lr", "0"], "--finetune-lr"), (["--sids", str(tmp_path)], "--sids"),
+             (["--items", str(bare)], "no text to fine-tune")]
+    for extra, message in cases:
+        assert main(base + extra + ["--out", str(tmp_path / "o")]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and message in err and not (tmp_path / "o").exists(), err

@@ -187,3 +187,20 @@ def test_a_user_who_saw_every_item_is_refused():
     inter = Interactions.from_events(["u1"] * 3 + ["u2"], np.array([0, 1, 2, 0]), 3, timestamp=np.arange(4.0))
     with pytest.raises(SidkitError, match="'u1' interacted with every item"):
         build_samples(inter, cold_frac=0.0)
+
+
+def test_settings_share_one_code_fit_and_match_separate_runs(tmp_path):
+    """Several rankers over one code fit per seed give what separate evaluations give: the codes are the
+    same fit, so the settings' differences are paired."""
+    from sidkit.downstream.ranking.run import evaluate_ranking
+
+    items, inter = write_small(tmp_path)
+    ds = load_dataset(items=items, interactions=inter)
+    common = dict(seeds=[0], epochs=1, levels=2, codebook_size=4, vq_k=5)
+    shared = evaluate_ranking(ds, None, ["vq+rq"], settings={"ids": {}, "free": {"item_ids": False}}, **common)
+    alone = evaluate_ranking(ds, None, ["vq+rq"], item_ids=False, **common)
+    assert set(shared) == {"ids/vq+rq", "free/vq+rq"}
+    assert shared["free/vq+rq"]["ctr"] == alone["vq+rq"]["ctr"]
+    assert shared["ids/vq+rq"]["ctr"] != shared["free/vq+rq"]["ctr"]
+    with pytest.raises(SidkitError, match="expected item_ids, sid_features"):
+        evaluate_ranking(ds, None, ["vq+rq"], settings={"x": {"epochs": 3}}, **common)

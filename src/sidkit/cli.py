@@ -340,14 +340,21 @@ def cmd_eval_ranking(args: argparse.Namespace) -> int:
     if args.sids and args.codes != "qarm":
         raise SidkitError(f"--sids DIR takes the codes from DIR; expected no --codes {args.codes} with it")
     code_params = _code_params(args)  # a bad view name fails now, not after the first seed
+    finetune = _finetune_params(args)
+    if finetune is not None and args.sids:
+        raise SidkitError("--sids DIR takes its codes as they are; expected no --finetune-encoder with it")
     if args.table_size < 0:
         raise SidkitError(f"--table-size {args.table_size}; expected 0 (one row per gram) or a positive size")
     ds = _load(args)
+    if finetune is not None:
+        from sidkit.workflow import check_finetune_text
+
+        check_finetune_text(ds)  # before the first seed's samples, not after them
     result = evaluate_ranking(ds, _encoder(args), variants, seeds=list(range(args.seed, args.seed + args.seeds)),
                               dim=args.dim, vq_k=args.vq_k, item_ids=not args.id_free, epochs=args.epochs,
                               neg_ratio=args.neg_ratio, levels=args.levels, codebook_size=args.codebook_size,
                               sids=args.sids, codes=args.codes, code_params=code_params,
-                              cf_input=_cf_params(args), progress=True,
+                              cf_input=_cf_params(args), finetune=finetune, progress=True,
                               sid_features={"scheme": args.sid_features, "table_size": args.table_size,
                                             "ngram": args.ngram})
     table = ranking_table(result)
@@ -356,7 +363,7 @@ def cmd_eval_ranking(args: argparse.Namespace) -> int:
         write_file(tmp / "ranking.md", lambda p: p.write_text(table + "\n", encoding="utf-8"))
         write_json(tmp / "manifest.json", {"command": "eval ranking", "dataset": ds.name, "variants": variants,
                                            "sid_features": args.sid_features, "table_size": args.table_size,
-                                           "ngram": args.ngram, "cf_input": _cf_params(args),
+                                           "ngram": args.ngram, "cf_input": _cf_params(args), "finetune": finetune,
                                            "codes": args.sids or args.codes, "code_params": code_params,
                                            "seeds": args.seeds, "seed": args.seed, "version": __version__})
     print(table)
@@ -553,11 +560,15 @@ def _cf_args(p: argparse.ArgumentParser) -> None:
                         "content, fitted on the clicked items) or zero")
 
 
-def _finetune_args(p: argparse.ArgumentParser) -> None:
+FINETUNE_FIT = ("fine-tune the text model on the mined item pairs (in-batch negatives) before any method sees the "
+                "items; saved in the output folder so `assign` encodes new items the same way")
+FINETUNE_RANKING = ("fine-tune the text model per seed on the pairs mined from that seed's training clicks, then "
+                    "embed every item (cold ones included) with it before the codes are fitted")
+
+
+def _finetune_args(p: argparse.ArgumentParser, what: str = FINETUNE_FIT) -> None:
     g = p.add_argument_group("encoder fine-tuning (QARM's alignment of the text encoder itself)")
-    g.add_argument("--finetune-encoder", action="store_true",
-                   help="fine-tune the text model on the mined item pairs (in-batch negatives) before any method "
-                        "sees the items; saved in the output folder so `assign` encodes new items the same way")
+    g.add_argument("--finetune-encoder", action="store_true", help=what)
     g.add_argument("--finetune-epochs", type=_positive, default=1, help="passes over the pairs (default 1)")
     g.add_argument("--finetune-max-pairs", type=_positive,
                    help="train on a seeded sample of this many pairs (default all)")
@@ -658,6 +669,7 @@ def _ranking_parser(ev_sub) -> None:
                    help="hash prefixes / n-grams into this many rows (default 0: one row per possible gram)")
     f.add_argument("--ngram", type=_positive, default=2, help="longest n-gram of --sid-features ngram (default 2)")
     _cf_args(r)
+    _finetune_args(r, FINETUNE_RANKING)
     _encoder_args(r)
     r.set_defaults(func=cmd_eval_ranking)
 

@@ -124,7 +124,7 @@ def prepare(dataset: Dataset, encoder: TextEncoder | None = None, *, need_pairs:
     tuned = None
     if finetune is not None:
         t = time.perf_counter()
-        x, spec, tuned = _finetuned_embeddings(dataset, encoder, pairs, finetune, seed, strict, progress)
+        x, spec, tuned = finetuned_embeddings(dataset, encoder, pairs, finetune, seed, strict, progress)
         seconds["finetune"] = time.perf_counter() - t
         if not need_pairs:
             pairs = None
@@ -148,16 +148,21 @@ def prepare(dataset: Dataset, encoder: TextEncoder | None = None, *, need_pairs:
                     cached, duplicates, cf_input, tuned)
 
 
-def _finetuned_embeddings(dataset: Dataset, encoder: TextEncoder | None, pairs: ItemPairs, options: dict,
-                          seed: int, strict: bool, progress: bool):
-    """(x from the fine-tuned encoder, its content spec, the encoder) for ``prepare``."""
+def check_finetune_text(dataset: Dataset) -> None:
+    if not (dataset.text_template and dataset.catalog.text):
+        raise SidkitError(f"{dataset.catalog.source}: no text to fine-tune the encoder on; expected text fields "
+                          "and a --template (--finetune-encoder trains the text model)")
+
+
+def finetuned_embeddings(dataset: Dataset, encoder: TextEncoder | None, pairs: ItemPairs, options: dict,
+                         seed: int, strict: bool = False, progress: bool = False):
+    """(x from the fine-tuned encoder, its content spec, the encoder): ``prepare``'s step, and the ranking
+    evaluation's, which fine-tunes on each seed's training pairs."""
     from sidkit.content.item_embeddings import item_texts
     from sidkit.content.text_encoder import DEFAULT_MODEL, weights_digest
     from sidkit.methods.encoder_finetune import finetune_encoder
 
-    if not (dataset.text_template and dataset.catalog.text):
-        raise SidkitError(f"{dataset.catalog.source}: no text to fine-tune the encoder on; expected text fields "
-                          "and a --template (--finetune-encoder trains the text model)")
+    check_finetune_text(dataset)
     base = encoder.model if encoder is not None else DEFAULT_MODEL
     if progress:
         print(f"[encoder] fine-tuning {base} on {len(pairs)} pairs", file=sys.stderr, flush=True)

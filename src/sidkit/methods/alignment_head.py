@@ -15,6 +15,7 @@ from torch import nn
 
 from sidkit.collab.item_pairs import ItemPairs
 from sidkit.errors import SidkitError
+from sidkit.methods.hard_negatives import HardNegatives
 from sidkit.objectives.contrastive import info_nce
 from sidkit.training.early_stopping import EarlyStopping
 from sidkit.training.held_out import held_out_loss, split_held_out
@@ -43,9 +44,15 @@ def train_alignment(
     temperature: float = 0.07,
     valid_frac: float = 0.05,
     patience: int = 3,
+    hard_negatives: int = 0,
+    hard_negative_pool: int = 50,
     seed: int = 0,
 ) -> tuple[AlignmentHead, list[dict[str, float]]]:
-    """Train the head; keep the epoch with the lowest loss on held-out pairs. Returns (head, history)."""
+    """Train the head; keep the epoch with the lowest loss on held-out pairs. Returns (head, history).
+
+    ``hard_negatives``: per pair, that many of the trigger's ``hard_negative_pool`` nearest content
+    neighbours that are not its mined positives join the batch's negatives (hard_negatives.py). The
+    held-out loss stays in-batch only, so epochs are compared on one fixed measure."""
     if len(pairs) < 2:
         raise SidkitError("alignment needs item pairs; the interactions gave fewer than 2 (too few users with ≥ 2 items?)")
     g = torch.Generator().manual_seed(seed)
@@ -58,9 +65,15 @@ def train_alignment(
     head = AlignmentHead(x.shape[1], hidden)
     opt = torch.optim.AdamW(head.parameters(), lr=lr, weight_decay=weight_decay)
 
-    def batch_loss(rows: torch.Tensor) -> torch.Tensor:
+    hard = HardNegatives(x, pairs, hard_negative_pool) if hard_negatives > 0 else None
+
+    def batch_loss(rows: torch.Tensor, with_hard: bool = False) -> torch.Tensor:
         a, b = trig[rows], targ[rows]
-        return info_nce(head(xt[a]), head(xt[b]), a, b, temperature)
+        neg = neg_x = None
+        if with_hard and hard is not None:
+            neg = hard.sample(a, hard_negatives, g)
+            neg_x = head(xt[neg.clamp(min=0)].reshape(-1, xt.shape[1])).reshape(*neg.shape, -1)
+        return info_nce(head(xt[a]), head(xt[b]), a, b, temperature, negatives=neg_x, negative_ids=neg)
 
     stopping = EarlyStopping(head, patience=patience, mode="min", min_delta=1e-4)
     for epoch in range(epochs):
@@ -71,7 +84,7 @@ def train_alignment(
             rows = order[start:start + batch_size]
             if len(rows) < 2:
                 continue
-            loss = batch_loss(rows)
+            loss = batch_loss(rows, with_hard=True)
             opt.zero_grad()
             loss.backward()
             opt.step()

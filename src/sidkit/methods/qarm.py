@@ -30,7 +30,8 @@ class QARM(Tokenizer):
 
     def __init__(self, levels: int = 3, codebook_size: int = 256, vq_k: int = 25, hidden: int = 512,
                  epochs: int = 20, batch_size: int = 1024, lr: float = 1e-3, temperature: float = 0.07,
-                 niter: int = 20, drop_duplicates: float | None = None, seed: int = 0) -> None:
+                 niter: int = 20, drop_duplicates: float | None = None, hard_negatives: int = 0,
+                 hard_negative_pool: int = 50, seed: int = 0) -> None:
         self.levels = levels
         self.codebook_size = codebook_size
         self.vq_k = vq_k
@@ -41,17 +42,22 @@ class QARM(Tokenizer):
         self.temperature = temperature
         self.niter = niter
         self.drop_duplicates = drop_duplicates  # content cosine at which a pair teaches nothing (near_duplicate_pairs)
+        self.hard_negatives = hard_negatives  # per pair, content neighbours never clicked with it (hard_negatives.py)
+        self.hard_negative_pool = hard_negative_pool
         self.seed = seed
 
     def fit(self, x: np.ndarray, pairs: ItemPairs | None = None) -> "QARM":
         if pairs is None:
             raise SidkitError("qarm needs item pairs mined from interactions")
         x = as_matrix(x)
+        if self.hard_negatives < 0:
+            raise SidkitError(f"hard_negatives {self.hard_negatives}; expected 0 (off) or a count per pair")
         if self.drop_duplicates is not None:
             pairs = drop_near_duplicate_pairs(pairs, l2_normalize(x), self.drop_duplicates)
         self.head_, self.history_ = train_alignment(
             x, pairs, hidden=self.hidden, epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
-            temperature=self.temperature, seed=self.seed,
+            temperature=self.temperature, hard_negatives=self.hard_negatives,
+            hard_negative_pool=self.hard_negative_pool, seed=self.seed,
         )
         self.aligned_ = apply_head(self.head_, x)
         self.rq_ = ResidualKMeans(self.levels, self.codebook_size, self.niter, self.seed).fit(self.aligned_)

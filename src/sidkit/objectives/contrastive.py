@@ -34,8 +34,14 @@ def info_nce(
     temperature: float = 0.07,
     symmetric: bool = True,
     same_anchor: bool = False,
+    negatives: torch.Tensor | None = None,
+    negative_ids: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Mean InfoNCE over rows (both directions when ``symmetric``), on cosine similarity / temperature."""
+    """Mean InfoNCE over rows (both directions when ``symmetric``), on cosine similarity / temperature.
+
+    ``negatives`` [B, k, d]: each anchor's own extra negatives (hard negatives), added to the anchor →
+    positive direction only; ``negative_ids`` [B, k] mask the padding (−1) and any that is the row's
+    positive or anchor item."""
     a = F.normalize(anchor, dim=-1)
     p = F.normalize(positive, dim=-1)
     logits = a @ p.T / temperature
@@ -46,6 +52,16 @@ def info_nce(
             ~false_negative_mask(positive_ids, anchor_ids, same_anchor), float("-inf"))
     else:
         logits_t = logits.T
+    if negatives is not None:
+        extra = torch.einsum("bd,bkd->bk", a, F.normalize(negatives, dim=-1)) / temperature
+        if negative_ids is not None:
+            bad = negative_ids < 0
+            if positive_ids is not None:
+                bad |= negative_ids == positive_ids[:, None]
+            if anchor_ids is not None:
+                bad |= negative_ids == anchor_ids[:, None]
+            extra = extra.masked_fill(bad, float("-inf"))
+        logits = torch.cat([logits, extra], 1)
     target = torch.arange(len(a), device=a.device)
     loss = F.cross_entropy(logits, target)
     if symmetric:

@@ -74,16 +74,20 @@ class TigerNet(nn.Module):
         self.sizes, self.cfg = sizes, cfg
         self.offsets = [N_SPECIAL + sum(sizes[:d]) for d in range(len(sizes))]
         self.user_offset = N_SPECIAL + sum(sizes)
-        self.embed = nn.Embedding(self.user_offset + cfg.user_buckets, cfg.d_model, padding_idx=PAD)
-        per_item = len(sizes) if cfg.encoder_input == "tokens" else 1
-        self.enc_pos = nn.Embedding(1 + cfg.max_len * per_item, cfg.d_model)  # row 0: the user token
-        self.dec_pos = nn.Embedding(len(sizes), cfg.d_model)
         layer = nn.TransformerEncoderLayer(cfg.d_model, cfg.heads, cfg.ff, cfg.dropout, batch_first=True,
                                            norm_first=True, activation="gelu")
         self.encoder = nn.TransformerEncoder(layer, cfg.encoder_layers, norm=nn.LayerNorm(cfg.d_model),
                                              enable_nested_tensor=False)
         self.decoder = BeamDecoder(cfg.d_model, cfg.heads, cfg.ff, cfg.dropout, cfg.decoder_layers)
-        self.out = nn.Linear(cfg.d_model, sum(sizes))  # code logits only: no level ever predicts a user token
+        # Parts sized by the tokenizer's codebooks are drawn from a fork of the random stream, so under one
+        # seed every tokenizer's TIGER gets the same transformer weights and, after construction, the same
+        # stream (dropout masks): a comparison of tokenizers then differs by the tokenizer only.
+        with torch.random.fork_rng(devices=[]):
+            per_item = len(sizes) if cfg.encoder_input == "tokens" else 1
+            self.enc_pos = nn.Embedding(1 + cfg.max_len * per_item, cfg.d_model)  # row 0: the user token
+            self.dec_pos = nn.Embedding(len(sizes), cfg.d_model)
+            self.embed = nn.Embedding(self.user_offset + cfg.user_buckets, cfg.d_model, padding_idx=PAD)
+            self.out = nn.Linear(cfg.d_model, sum(sizes))  # code logits only: no level predicts a user token
 
     def encode(self, inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``inputs`` [B, 1 + max_len, D]: the user token (row 0, level 0), then left-padded item SIDs.

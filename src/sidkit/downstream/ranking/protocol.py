@@ -58,25 +58,32 @@ class CodeSource:
 
 def fitted_codes(method: str, samples: RankingSamples, ds: Dataset, x: np.ndarray, encoder: TextEncoder | None, *,
                  levels: int, codebook_size: int, seed: int, params: dict | None = None,
-                 cache_dir: str | Path | None = None, cf_input: dict | None = None) -> CodeSource:
+                 cache_dir: str | Path | None = None, cf_input: dict | None = None,
+                 finetune: dict | None = None) -> CodeSource:
     """Any method fitted on the training clicks only: its pairs mined from them (through the pair cache
     when ``cache_dir`` holds them), its users' content from profiles or training histories. Whatever
     the method makes beside item codes comes along: VQ codes and the aligned space (qarm), user codes (das).
     ``cf_input`` (CFInput's parameters): the input is content fused with item factors of the training
-    clicks, so the held-out cold items get the content-made stand-in."""
+    clicks, so the held-out cold items get the content-made stand-in. ``finetune``
+    (methods/encoder_finetune's options): the text encoder is first fine-tuned on the pairs mined from
+    the training clicks, and every item, cold ones included, is embedded again with it."""
     from sidkit.content.user_embeddings import user_embeddings
     from sidkit.methods import make_tokenizer
-    from sidkit.workflow import fit_tokenizer
+    from sidkit.workflow import finetuned_embeddings, fit_tokenizer
 
     tok = make_tokenizer(method, levels=levels, codebook_size=codebook_size, seed=seed, **(params or {}))
+    pairs = (mine_or_load(samples.train_clicks, ("u2i", "swing"), seed, cache_dir)[0]
+             if tok.needs_pairs or finetune is not None else None)
+    if finetune is not None:
+        x = finetuned_embeddings(ds, encoder, pairs, finetune, seed)[0]
     if cf_input is not None:
         from sidkit.collab.cf_input import CFInput
 
         x = CFInput(**{"seed": seed, **cf_input}).fit(samples.train_clicks, x).fitted_input(x)
-    pairs = mine_or_load(samples.train_clicks, ("u2i", "swing"), seed, cache_dir)[0] if tok.needs_pairs else None
     user_x = (user_embeddings(ds, samples.train_clicks, x, encoder, tok.user_content, tok.half_life)
               if tok.needs_users else None)
-    fit_tokenizer(tok, x, pairs=pairs, interactions=samples.train_clicks, user_x=user_x, progress=False)
+    fit_tokenizer(tok, x, pairs=pairs if tok.needs_pairs else None, interactions=samples.train_clicks,
+                  user_x=user_x, progress=False)
     user = getattr(tok, "user_labels_", None)
     return CodeSource(f"{method} (fitted on training clicks)", tok.labels_, tok.codebook_sizes,
                       getattr(tok, "vq_codes_", None), getattr(tok, "aligned_", None), user,

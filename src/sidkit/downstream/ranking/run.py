@@ -38,22 +38,34 @@ def evaluate_ranking(ds: Dataset, encoder: TextEncoder | None, variants: list[st
                      dim: int = 32, vq_k: int = 25, item_ids: bool = True, epochs: int = 2, neg_ratio: int = 4,
                      levels: int = 3, codebook_size: int = 64, sids: str | Path | None = None,
                      history_length: int = 30, codes: str = "qarm", code_params: dict | None = None,
-                     cf_input: dict | None = None, sid_features: dict | None = None, progress: bool = False) -> dict:
+                     cf_input: dict | None = None, sid_features: dict | None = None, finetune: dict | None = None,
+                     settings: dict[str, dict] | None = None, progress: bool = False) -> dict:
     """{variant: {task: {auc, uauc, gauc, *_std, n, n_users}, "groups": ..., "cold_start": ..., "per_seed"}}.
 
     ``codes``: the method fitted per seed on the training clicks (any registered one, with
-    ``code_params`` for its constructor; ``cf_input``: CFInput's parameters), unless ``sids`` names a SID
-    folder. ``sid_features``: how the ranker embeds SIDs (ranking/sid_features.py)."""
-    if sid_features and sid_features.get("scheme", "per-level") not in SCHEMES:
-        raise SidkitError(f"SID features {sid_features['scheme']!r}; expected one of {', '.join(SCHEMES)}")
+    ``code_params`` for its constructor; ``cf_input``: CFInput's parameters; ``finetune``: the text
+    encoder fine-tuned first on the seed's training pairs, methods/encoder_finetune's options), unless
+    ``sids`` names a SID folder. ``sid_features``: how the ranker embeds SIDs (ranking/sid_features.py).
+    ``settings``: {name: {"item_ids", "sid_features"}}, several rankers over one code fit per seed (the
+    codes are fitted once, and the settings' differences are paired); results are then keyed
+    ``"name/variant"``."""
+    runs = settings or {"": {}}
+    for name, setting in runs.items():
+        unknown = set(setting) - {"item_ids", "sid_features"}
+        if unknown:
+            raise SidkitError(f"ranking setting {name!r} has {sorted(unknown)[0]!r}; expected item_ids, sid_features")
+        scheme = (setting.get("sid_features", sid_features) or {}).get("scheme", "per-level")
+        if scheme not in SCHEMES:
+            raise SidkitError(f"SID features {scheme!r}; expected one of {', '.join(SCHEMES)}")
+        check_variants(variants, setting.get("item_ids", item_ids))
     from sidkit.methods import method_class
 
-    check_variants(variants, item_ids)
     check_params(codes, method_class(codes), code_params or {})
     say = (lambda msg: print(msg, file=sys.stderr, flush=True)) if progress else (lambda msg: None)
     need_codes = any(VARIANTS[v] for v in variants)
     x = item_embeddings(ds, encoder) if need_codes and sids is None else None
-    per_seed: dict[str, list[dict]] = {v: [] for v in variants}
+    keys = {(name, v): f"{name}/{v}" if name else v for name in runs for v in variants}
+    per_seed: dict[str, list[dict]] = {key: [] for key in keys.values()}
     for seed in seeds:
         samples = build_samples(ds.interactions, neg_ratio=neg_ratio, seed=seed)
         history = histories(samples, history_length)
@@ -66,18 +78,20 @@ def evaluate_ranking(ds: Dataset, encoder: TextEncoder | None, variants: list[st
             else:
                 source = fitted_codes(codes, samples, ds, x, encoder, levels=levels, codebook_size=codebook_size,
                                       seed=seed, params=code_params, cache_dir=pair_cache_dir(encoder),
-                                      cf_input=cf_input)
-        for v in variants:
+                                      cf_input=cf_input, finetune=finetune)
+        for (name, v), key in keys.items():
             t = time.perf_counter()
+            setting = runs[name]
             try:
-                out = run_variant(samples, history, source, v, dim=dim, vq_k=vq_k, item_ids=item_ids,
-                                  epochs=epochs, seed=seed, sid_features=sid_features, progress=progress)
+                out = run_variant(samples, history, source, v, dim=dim, vq_k=vq_k,
+                                  item_ids=setting.get("item_ids", item_ids), epochs=epochs, seed=seed,
+                                  sid_features=setting.get("sid_features", sid_features), progress=progress)
             except SidkitError as e:  # e.g. a SID folder without VQ codes: reported, not dropped
                 out = {"missing": str(e)}
-            per_seed[v].append(out)
+            per_seed[key].append(out)
             summary = {t_: round(out[t_]["auc"], 4) for t_ in samples.tasks} if "missing" not in out else out
-            say(f"  {v}: {summary} ({time.perf_counter() - t:.0f}s)")
-    return {v: aggregate(runs) for v, runs in per_seed.items()}
+            say(f"  {key}: {summary} ({time.perf_counter() - t:.0f}s)")
+    return {key: aggregate(found) for key, found in per_seed.items()}
 
 
 def aggregate(runs: list[dict]) -> dict:
