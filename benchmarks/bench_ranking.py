@@ -27,9 +27,9 @@ from sidkit.downstream.ranking.run import evaluate_ranking
 def record(part: str, config: dict, result: dict, seconds: float) -> None:
     out = Path("benchmarks/out")
     out.mkdir(parents=True, exist_ok=True)
-    slim = {v: {k: x for k, x in r.items() if k != "per_seed"} for v, r in result.items()}
+    # per-seed figures kept: paired differences between records are computed from them
     with (out / "ranking.jsonl").open("a") as f:
-        f.write(json.dumps(json_safe({"part": part, **config, "seconds": round(seconds, 1), "result": slim})) + "\n")
+        f.write(json.dumps(json_safe({"part": part, **config, "seconds": round(seconds, 1), "result": result})) + "\n")
 
 
 def pm(m: dict, key: str = "auc") -> str:

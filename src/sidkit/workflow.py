@@ -11,6 +11,7 @@ import time
 import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -155,7 +156,7 @@ def check_finetune_text(dataset: Dataset) -> None:
 
 
 def finetuned_embeddings(dataset: Dataset, encoder: TextEncoder | None, pairs: ItemPairs, options: dict,
-                         seed: int, strict: bool = False, progress: bool = False):
+                         seed: int, strict: bool = False, progress: bool = False) -> tuple[np.ndarray, dict, Any]:
     """(x from the fine-tuned encoder, its content spec, the encoder): ``prepare``'s step, and the ranking
     evaluation's, which fine-tunes on each seed's training pairs."""
     from sidkit.content.item_embeddings import item_texts
