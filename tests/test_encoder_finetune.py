@@ -93,11 +93,17 @@ def test_the_same_seed_gives_the_same_encoder(small, tuned):
     assert weights_digest(a) == weights_digest(b) != weights_digest(c)
 
 
-def test_bad_finetune_requests_are_one_line(tmp_path, capsys):
+def write_textless(tmp_path) -> tuple:
+    """30 items with embeddings and no text, and 60 clicks on them."""
     items = tmp_path / "items.csv"
     items.write_text("item_id,emb\n" + "".join(f'i{k},"[{k % 3}, {k % 5}, 1]"\n' for k in range(30)))
     clicks = tmp_path / "clicks.csv"
     clicks.write_text("user_id,item_id\n" + "".join(f"u{u},i{(u * 7 + j) % 30}\n" for u in range(20) for j in range(3)))
+    return items, clicks
+
+
+def test_bad_finetune_requests_are_one_line(tmp_path, capsys):
+    items, clicks = write_textless(tmp_path)
     cases = [
         (["--items", str(items), "--interactions", str(clicks)], "no text to fine-tune"),
         (["--items", str(items)], "--interactions"),
@@ -140,14 +146,11 @@ def test_ranking_finetunes_on_training_pairs_only(small, encoder, monkeypatch):
 
 
 def test_eval_ranking_finetune_bad_requests(tmp_path, capsys):
-    items = tmp_path / "items.csv"
+    bare, clicks = write_textless(tmp_path)
+    items = tmp_path / "titled.csv"
     items.write_text("item_id,title\n" + "".join(f"i{k},thing {k}\n" for k in range(30)))
-    clicks = tmp_path / "clicks.csv"
-    clicks.write_text("user_id,item_id\n" + "".join(f"u{u},i{(u * 7 + j) % 30}\n" for u in range(20) for j in range(3)))
     base = ["eval", "ranking", "--items", str(items), "--interactions", str(clicks), "--template", "{title}",
             "--finetune-encoder", "--variants", "vq+rq"]
-    bare = tmp_path / "bare.csv"
-    bare.write_text("item_id,emb\n" + "".join(f'i{k},"[{k % 3}, {k % 5}, 1]"\n' for k in range(30)))
     cases = [(["--finetune-lr", "0"], "--finetune-lr"), (["--sids", str(tmp_path)], "--sids"),
              (["--items", str(bare)], "no text to fine-tune")]
     for extra, message in cases:

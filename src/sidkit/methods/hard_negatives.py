@@ -29,11 +29,10 @@ class HardNegatives:
         if pool < 1:
             raise SidkitError(f"hard_negative_pool {pool}; expected at least 1 neighbour")
         n = len(x)
-        self.neighbours = topk_codes(x, x, pool, exclude_self=True)
+        neighbours = topk_codes(x, x, pool, exclude_self=True)
         positive = np.unique(np.concatenate([pairs.trigger * n + pairs.target, pairs.target * n + pairs.trigger]))
-        rows = np.arange(n)[:, None]
-        self.allowed = torch.from_numpy(~np.isin(rows * n + self.neighbours, positive))
-        self.neighbours = torch.from_numpy(self.neighbours)
+        self.allowed = torch.from_numpy(~np.isin(np.arange(n)[:, None] * n + neighbours, positive))
+        self.neighbours = torch.from_numpy(neighbours)
 
     def sample(self, anchors: torch.Tensor, k: int, generator: torch.Generator) -> torch.Tensor:
         allowed = self.allowed[anchors]
