@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
-from sidkit.cli_flags import param_value
+from sidkit.cli_flags import method_spec, split_specs
 from sidkit.content import TextEncoder
 from sidkit.data import load_dataset
 from sidkit.methods import METHODS
@@ -32,28 +32,8 @@ from sidkit.workflow import fit_method, prepare
 DEFAULT = "rq-kmeans,rq-kmeans:balance=true,qarm,rqvae,quasid,adasid,das,letter"
 
 
-def parse_spec(spec: str) -> tuple[str, dict]:
-    name, _, rest = spec.partition(":")
-    params = {}
-    for item in filter(None, rest.split(",")):
-        key, _, value = item.partition("=")
-        params[key] = param_value(value)
-    return name, params
-
-
-def split_specs(text: str) -> list[str]:
-    """``a,b:x=1,y=2,c`` → [a, b:x=1,y=2, c]: a comma starts a new method unless it continues key=value."""
-    out: list[str] = []
-    for part in text.split(","):
-        if out and "=" in part and ":" in out[-1] and ":" not in part:
-            out[-1] += "," + part
-        else:
-            out.append(part)
-    return out
-
-
 def measure(prep, spec: str, seed: int, steps: int) -> dict:
-    name, params = parse_spec(spec)
+    name, params = method_spec(spec)
     if "steps" in params_of(METHODS[name]):
         params = {"steps": steps, **params}
     r = fit_method(prep, name, seed=seed, fit_options={"progress": False}, **params)
@@ -118,7 +98,7 @@ def main() -> None:
     done = [json.loads(line) for line in out.read_text().splitlines()] if out.is_file() else []
     wanted = lambda r: r["data"] == args.data and r["method"] in specs and r["steps"] == args.steps  # noqa: E731
     if not args.table:
-        names = [parse_spec(s)[0] for s in specs]
+        names = [method_spec(s)[0] for s in specs]
         for spec, name in zip(specs, names):
             if name not in METHODS:
                 raise SystemExit(f"unknown method in {spec!r}")

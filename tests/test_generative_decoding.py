@@ -210,10 +210,15 @@ def test_bench_generative_resumes_and_reports_missing_methods(tmp_path, capsys, 
     items, inter = write_ring(tmp_path)
     out = tmp_path / "bench"
     args = ["bench", "generative", "--items", str(items), "--interactions", str(inter), "--methods",
-            "rq-kmeans,fancy", "--seeds", "1", "--out", str(out), "--levels", "2", "--codebook-size", "4"]
+            "rq-kmeans,rq-kmeans:balance=true,balance_iters=3,fancy", "--seeds", "1", "--out", str(out),
+            "--levels", "2", "--codebook-size", "4"]
     assert main(args) == 0
     first = _json.loads((out / "generative.json").read_text())
     assert first["fancy"] == {"missing": "no method 'fancy' in this sidkit"}
+    # a variant is its own row, fitted with its constructor values into its own folder
+    variant = _json.loads((out / "sids" / "rq-kmeans_balance_true_balance_iters_3-seed0" / "manifest.json").read_text())
+    assert variant["params"]["balance"] is True and variant["params"]["balance_iters"] == 3
+    assert first["rq-kmeans:balance=true,balance_iters=3"]["recall@10"]["n"] == 1
     assert first["rq-kmeans"]["recall@10"]["n"] == 1 and first["sasrec"]["ndcg@10"]["n"] == 1
     assert "popularity" in first and "| rq-kmeans |" in (out / "generative.md").read_text()
     # a run killed during its last unit: that line never got written; the rerun does only that unit
@@ -221,10 +226,25 @@ def test_bench_generative_resumes_and_reports_missing_methods(tmp_path, capsys, 
     (out / "results.jsonl").write_text("\n".join(lines[:-2]) + "\n")
     capsys.readouterr()
     assert main(args) == 0
-    assert "3 units, 1 already done" in capsys.readouterr().err
+    assert "4 units, 2 already done" in capsys.readouterr().err
     again = _json.loads((out / "generative.json").read_text())
     assert again["rq-kmeans"]["recall@10"] == first["rq-kmeans"]["recall@10"]  # same seeds, same figures
     assert len((out / "results.jsonl").read_text().splitlines()) == len(lines)
+
+
+@pytest.mark.parametrize("spec, says", [("rq-kmeans:bogus=1", "rq-kmeans has no parameter 'bogus'"),
+                                         ("rq-kmeans:balance", "'balance' is not KEY=VALUE"),
+                                         ("rq-kmeans:balance_iters=-2", "parameter balance_iters=-2: expected")])
+def test_bench_generative_refuses_a_bad_variant_before_any_work(tmp_path, capsys, spec, says):
+    from sidkit.cli import main
+
+    items, inter = write_ring(tmp_path)
+    out = tmp_path / "bench"
+    assert main(["bench", "generative", "--items", str(items), "--interactions", str(inter), "--methods",
+                 f"rqvae,{spec}", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and says in err
+    assert not out.exists()
 
 
 def test_bench_generative_without_sasrec_and_with_an_epoch_cap(tmp_path, capsys, monkeypatch):
@@ -254,28 +274,35 @@ def test_bench_generative_without_sasrec_and_with_an_epoch_cap(tmp_path, capsys,
     assert rec["method"] == "rq-kmeans" and rec["params"]["epochs"] == 1 and len(rec["history"]) == 1
     assert _json.loads((out / "generative.json").read_text())["sasrec"] == {"missing": "not run"}
     (row,) = [line for line in (out / "generative.md").read_text().splitlines() if line.startswith("| rq-kmeans |")]
-    assert "| 1 | best |" in row  # how many seeds the mean is over; the only tokenizer is the best
+    assert "| 1 |" in row  # how many seeds the mean is over
 
 
-def test_ties_are_called_when_the_gap_is_within_the_seed_spread():
-    from sidkit.downstream.generative.bench import call_ties, generative_table, summarise, versus_best
+def test_paired_calls_pair_over_shared_seeds_and_pick_the_best_among_the_most_measured():
+    """'lucky' has the best ranks but one seed; 'a' and 'rqvae' have three. The best row is 'a' (a row
+    at one seed is not everyone's reference), and lucky vs rqvae pairs over seed 0 only."""
+    from sidkit.downstream.generative.bench import generative_table, paired_calls, summarise
 
-    def runs(method, values):
-        return {(method, s): {"method": method, "seed": s, **{m: v for m in ("recall@5", "recall@10", "ndcg@5")},
-                              "ndcg@10": v} for s, v in enumerate(values)}
+    users = 300
+    found = np.zeros(users, int)                            # every target first: per-user NDCG@10 = 1
+    third = np.where(np.arange(users) % 3 == 0, 0, -1)    # a third found first: NDCG@10 = 1/3
 
-    done = {**runs("a", [0.020, 0.022, 0.024]),   # mean .022, std .002
-            **runs("b", [0.019, 0.020, 0.021]),   # mean .020, std .001: gap .002 <= .003, a tie
-            **runs("c", [0.0150, 0.0151, 0.0152]),  # mean .0151: gap .0069 > .0021, below
-            **runs("d", [0.030])}                 # one seed: no spread, but the best mean
-    summary = summarise(done, ["a", "b", "c", "d", "gone"], [0, 1, 2])
-    assert versus_best(summary, ["a", "b", "c"]) == {"a": "best", "b": "tie", "c": "below"}
-    assert versus_best(summary, ["a", "b", "c", "d", "gone"]) == {"a": "below", "b": "below", "c": "below",
-                                                                 "d": "best"}
-    assert versus_best(summary, ["gone"]) == {}
-    call_ties(summary, ["a", "b", "c"])
-    table = generative_table(summary)
-    assert "| tie |" in table.splitlines()[3] and "| 3 | below |" in table.splitlines()[4]
+    def runs(method, ranks_by_seed, ndcg_by_seed):
+        return {(method, s): {"method": method, "seed": s, "recall@5": 0.0, "recall@10": 0.0, "ndcg@5": 0.0,
+                              "ndcg@10": v, "test_ranks": r.tolist()}
+                for s, (r, v) in enumerate(zip(ranks_by_seed, ndcg_by_seed))}
+    done = {**runs("lucky", [found], [1.0]),
+            **runs("a", [found, third, found], [1.0, 1 / 3, 1.0]),
+            **runs("rqvae", [-found - 1] * 3, [0.0] * 3)}        # nothing found: NDCG@10 = 0
+    summary = summarise(done, ["lucky", "a", "rqvae"], [0, 1, 2])
+    paired_calls(summary, done, ["lucky", "a", "rqvae"], [0, 1, 2])
+    assert summary["rqvae"]["paired"]["vs best"]["row"] == "a"
+    lucky = summary["lucky"]["paired"]["vs rqvae"]
+    assert lucky["seeds"] == [0] and lucky["ndcg@10"]["per_seed"] == [1.0]
+    assert lucky["ndcg@10"]["mean"] == 1.0 and lucky["ndcg@10"]["verdict"] == "win"
+    a = summary["a"]["paired"]["vs rqvae"]["ndcg@10"]
+    assert np.allclose(a["per_seed"], [1.0, 1 / 3, 1.0]) and np.isclose(a["mean"], 7 / 9)
+    line = [row for row in generative_table(summary).splitlines() if row.startswith("| lucky |")][0]
+    assert "+1.0000 [+1.0000, +1.0000] win vs rqvae; +1.0000 |" in line
 
 
 def test_paired_calls_read_per_user_ranks_over_the_seeds():

@@ -183,7 +183,7 @@ def test_resume_from_a_corrupt_checkpoint(embedding_files, tmp_path, capsys):
 def test_select_collisions_keeps_the_step_with_the_fewest(x_pairs, rqvae):
     """The kept weights are those of the checked step with the lowest catalogue collision rate: the
     final codes collide exactly that much, never more than the last check's codes."""
-    from sidkit.methods.collision_selection import collision_rate
+    from sidkit.sids.quality import collision_rate
 
     x, _ = x_pairs
     tok = RQVAE(steps=500, restart_every=120, seed=0, select="collisions", select_every=100).fit(x, progress=False)

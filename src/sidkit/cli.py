@@ -410,9 +410,13 @@ def cmd_bench_generative(args: argparse.Namespace) -> int:
     from sidkit.downstream.generative.run import check_config
 
     check_config(args.config)
-    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    from sidkit.cli_flags import method_spec, split_specs
+    from sidkit.methods import METHODS
+
+    methods = split_specs(args.methods)
     if not methods:
-        raise SidkitError("--methods is empty; expected e.g. rq-kmeans,rqvae")
+        raise SidkitError("--methods is empty; expected e.g. rq-kmeans,rqvae,rq-kmeans:balance=true")
+    specs = {m: method_spec(m, METHODS) for m in methods}
     out = Path(args.out)
     check_out(out)
     ds = _load(args)
@@ -421,7 +425,7 @@ def cmd_bench_generative(args: argparse.Namespace) -> int:
                                config=args.config, fit_params=fit_params,
                                tiger={"epochs": args.tiger_epochs} if args.tiger_epochs else None,
                                sasrec={"epochs": args.sasrec_epochs} if args.sasrec_epochs else None,
-                               with_sasrec=not args.no_sasrec)
+                               with_sasrec=not args.no_sasrec, specs=specs)
     print(generative_table(summary))
     print(f"wrote {out}/generative.md, generative.json and results.jsonl", file=sys.stderr)
     return 0
@@ -695,7 +699,8 @@ def _bench_parser(sub) -> None:
     _data_args(bg)
     from sidkit.methods import method_names
 
-    bg.add_argument("--methods", default=",".join(method_names()), help="comma-separated (default: every method)")
+    bg.add_argument("--methods", default=",".join(method_names()), help="comma-separated (default: every method); a "
+                    "variant gives constructor values, e.g. rq-kmeans:balance=true,letter:collab_weight=0.01")
     bg.add_argument("--seeds", type=_positive, default=3)
     bg.add_argument("--seed", type=int, default=0, help="first seed")
     bg.add_argument("--config", default="small", help="TIGER config: small or paper")

@@ -121,6 +121,33 @@ def param_value(text: str) -> Any:
         return text  # a bare word, e.g. gradient=rotation
 
 
+def split_specs(text: str) -> list[str]:
+    """``a,b:x=1,y=2,c`` → [a, b:x=1,y=2, c]: a comma starts a new method unless it continues key=value."""
+    out: list[str] = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        if out and "=" in part and ":" in out[-1] and ":" not in part:
+            out[-1] += "," + part
+        else:
+            out.append(part)
+    return out
+
+
+def method_spec(spec: str, methods: dict[str, type] | None = None) -> tuple[str, dict[str, Any]]:
+    """``name[:key=value,...]`` → (name, constructor values), values read as ``--param`` reads them. With
+    ``methods``, a known name's values are checked against its constructor (an unknown name passes: a
+    table can hold a row this sidkit does not have)."""
+    name, _, rest = spec.partition(":")
+    params: dict[str, Any] = {}
+    for item in filter(None, rest.split(",")):
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise SidkitError(f"method {spec!r}: {item!r} is not KEY=VALUE; expected e.g. rq-kmeans:balance=true")
+        params[key] = param_value(value)
+    if methods is not None and name in methods:
+        check_params(f"method {spec!r}: {name}", methods[name], params)
+    return name, params
+
+
 def params_from_args(args: argparse.Namespace, cls: type, name: str) -> dict[str, Any]:
     """The constructor parameters the flags gave (only those given), checked against the class."""
     known = params_of(cls)

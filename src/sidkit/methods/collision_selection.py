@@ -16,11 +16,7 @@ from typing import Callable
 import numpy as np
 from torch import nn
 
-
-def collision_rate(codes: np.ndarray) -> float:
-    """Share of rows whose full code tuple another row also has."""
-    _, inverse, counts = np.unique(codes, axis=0, return_inverse=True, return_counts=True)
-    return float((counts[inverse.ravel()] > 1).mean())
+from sidkit.sids.quality import collision_rate
 
 
 class CollisionSelection:

@@ -10,6 +10,12 @@ def _entropy(counts: np.ndarray) -> float:
     return float(-(p * np.log(p)).sum())
 
 
+def collision_rate(codes: np.ndarray) -> float:
+    """Share of rows whose full code tuple another row also has."""
+    _, inverse, counts = np.unique(codes, axis=0, return_inverse=True, return_counts=True)
+    return float((counts[inverse.ravel()] > 1).mean())
+
+
 def sid_quality(codes: np.ndarray, codebook_sizes: list[int]) -> dict:
     """Collision and usage figures of ``codes`` [N, L] (before disambiguation)."""
     codes = np.asarray(codes, dtype=np.int64)

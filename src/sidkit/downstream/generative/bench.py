@@ -8,11 +8,15 @@ units and reuses fitted folders, so a killed run loses at most the unit it was i
 share ``OUT`` with disjoint methods (one without SASRec): each appends whole lines, and a rerun over
 all methods once both are done only writes the table. Methods that do not exist are reported as
 missing, not dropped. Units run seed by seed, so a run cut short has every method at its first seeds.
+
+A row is a method or a variant of one: ``specs`` maps a row's label (``rq-kmeans:balance=true``) to the
+method and its constructor values, so balanced k-means or LETTER's published α sit beside the defaults.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import sys
 import time
 from pathlib import Path
@@ -59,7 +63,8 @@ def _append(results: Path, rec: dict) -> None:
 
 def bench_generative(ds: Dataset, encoder: TextEncoder | None, methods: list[str], seeds: list[int], out: str | Path,
                      *, config: str = "small", fit_params: dict | None = None, tiger: dict | None = None,
-                     sasrec: dict | None = None, with_sasrec: bool = True, progress: bool = True) -> dict:
+                     sasrec: dict | None = None, with_sasrec: bool = True, progress: bool = True,
+                     specs: dict[str, tuple[str, dict]] | None = None) -> dict:
     from sidkit.methods import METHODS
     from sidkit.workflow import fit_to_dir, prepare
 
@@ -72,6 +77,7 @@ def bench_generative(ds: Dataset, encoder: TextEncoder | None, methods: list[str
     units = [(m, s) for s in seeds for m in (["sasrec"] if with_sasrec else []) + methods]
     todo = [u for u in units if u not in done]
     say(f"bench generative on {ds.name}: {len(units)} units, {len(units) - len(todo)} already done")
+    specs = {m: (specs or {}).get(m, (m, {})) for m in methods}
     prep = None
     t0, finished = time.perf_counter(), 0
     for n, (method, seed) in enumerate(todo, start=1):
@@ -79,16 +85,17 @@ def bench_generative(ds: Dataset, encoder: TextEncoder | None, methods: list[str
         say(f"[{n}/{len(todo)}] {method} seed {seed}")
         if method == "sasrec":
             rec = {"method": "sasrec", "seed": seed, **sasrec_baseline(ds, seed=seed, progress=progress, **(sasrec or {}))}
-        elif method not in METHODS:
-            rec = {"method": method, "seed": seed, "missing": f"no method {method!r} in this sidkit"}
+        elif specs[method][0] not in METHODS:
+            rec = {"method": method, "seed": seed, "missing": f"no method {specs[method][0]!r} in this sidkit"}
         else:
-            folder = out / SIDS / f"{method}-seed{seed}"
+            name, own = specs[method]
+            folder = out / SIDS / f"{sid_folder(method)}-seed{seed}"
             if not (folder / "sids.parquet").is_file():
                 if prep is None:
-                    prep = prepare(ds, encoder, seed=0,
-                                   need_users=any(METHODS[m].needs_users for m in methods if m in METHODS))
-                params = {k: v for k, v in (fit_params or {}).items() if k in params_of(METHODS[method])}
-                fit_to_dir(prep, method, folder, seed=seed, fit_options={"progress": False}, **params)
+                    prep = prepare(ds, encoder, seed=0, need_users=any(
+                        METHODS[n].needs_users for n, _ in specs.values() if n in METHODS))
+                params = {k: v for k, v in (fit_params or {}).items() if k in params_of(METHODS[name])}
+                fit_to_dir(prep, name, folder, seed=seed, fit_options={"progress": False}, **{**params, **own})
             table = SemanticIDs.read(folder)
             quality = json.loads((folder / "quality.json").read_text(encoding="utf-8"))
             rec = {"method": method, "seed": seed, "quality": {k: quality[k] for k in QUALITY},
@@ -104,10 +111,14 @@ def bench_generative(ds: Dataset, encoder: TextEncoder | None, methods: list[str
     return _write_table(out, methods, seeds)
 
 
+def sid_folder(label: str) -> str:
+    """A row label as a folder name: ``rq-kmeans:balance=true`` → ``rq-kmeans_balance_true``."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", label)
+
+
 def _write_table(out: Path, methods: list[str], seeds: list[int]) -> dict:
     done = _done(out / RESULTS)
     summary = summarise(done, ["popularity", "sasrec", *methods], seeds)
-    call_ties(summary, methods)
     paired_calls(summary, done, methods, seeds)
     write_json(out / TABLE_JSON, summary)
     write_file(out / TABLE_MD, lambda p: p.write_text(generative_table(summary) + "\n", encoding="utf-8"))
@@ -146,8 +157,8 @@ def summarise(done: dict[tuple[str, int], dict], rows: list[str], seeds: list[in
 
 
 def user_scores(done: dict[tuple[str, int], dict], row: str, seeds: list[int], metric: str) -> np.ndarray | None:
-    """Per test user, ``metric`` averaged over ``seeds`` (None unless every seed recorded its ranks): the
-    split is the same for every seed and tokenizer, so user u is the same person in every unit."""
+    """Per test user, ``metric`` averaged over ``seeds`` (None unless each of them recorded its ranks):
+    the split is the same for every seed and tokenizer, so user u is the same person in every unit."""
     recs = [done.get((row, s)) for s in seeds]
     if not recs or any(r is None or "test_ranks" not in r for r in recs):
         return None
@@ -155,68 +166,61 @@ def user_scores(done: dict[tuple[str, int], dict], row: str, seeds: list[int], m
     return np.mean([per_user_scores(np.asarray(r["test_ranks"]), k)[metric] for r in recs], axis=0)
 
 
+def ranked_seeds(done: dict[tuple[str, int], dict], row: str, seeds: list[int]) -> list[int]:
+    """The seeds of ``seeds`` at which ``row`` recorded per-user ranks."""
+    return [s for s in seeds if "test_ranks" in done.get((row, s), {})]
+
+
 def paired_calls(summary: dict, done: dict[tuple[str, int], dict], tokenizers: list[str], seeds: list[int],
                  reference: str = "rqvae", metrics: tuple[str, ...] = ("ndcg@10", "recall@10")) -> None:
     """Adds ``paired`` to each tokenizer row: against ``reference`` (the RQ-VAE that QuaSID and AdaSID
-    modify) and against the best row on mean NDCG@10, the mean per-user gap over the seeds both share and
-    its paired-bootstrap 95% interval with win / tie / loss (evaluate/paired_bootstrap.py)."""
-    scores = {(row, m): user_scores(done, row, seeds, m) for row in tokenizers for m in metrics}
-    measured = [r for r in tokenizers if scores[(r, metrics[0])] is not None]
+    modify) and against the best row on mean NDCG@10. Each comparison is over the seeds both rows
+    share: the per-seed differences of the test figures, and the mean per-user gap (each user's figure
+    averaged over those seeds) with its paired-bootstrap 95% interval and win / tie / loss
+    (evaluate/paired_bootstrap.py). The best row is the best among those measured at the most seeds,
+    so a row run at one lucky seed does not become everyone's reference."""
+    have = {row: ranked_seeds(done, row, seeds) for row in tokenizers}
+    measured = [r for r in tokenizers if have[r]]
     if not measured:
         return
-    best = max(measured, key=lambda r: scores[(r, metrics[0])].mean())
+    most = max(len(have[r]) for r in measured)
+    best = max((r for r in measured if len(have[r]) == most),
+               key=lambda r: user_scores(done, r, have[r], metrics[0]).mean())
     for row in measured:
         paired = {}
         for name, other in ((f"vs {reference}", reference), ("vs best", best)):
-            if other == row or scores.get((other, metrics[0])) is None:
+            shared = [s for s in have[row] if s in have.get(other, [])]
+            if other == row or not shared:
                 continue
-            paired[name] = {"row": other, **{m: paired_bootstrap(scores[(row, m)], scores[(other, m)]).as_dict()
-                                             for m in metrics}}
+            paired[name] = {"row": other, "seeds": shared}
+            for m in metrics:
+                paired[name][m] = paired_bootstrap(user_scores(done, row, shared, m),
+                                                   user_scores(done, other, shared, m)).as_dict()
+                paired[name][m]["per_seed"] = [done[(row, s)][m] - done[(other, s)][m] for s in shared]
         summary[row]["paired"] = paired
 
 
-def versus_best(summary: dict, rows: list[str], metric: str = "ndcg@10") -> dict[str, str]:
-    """Each row against the best of ``rows`` on ``metric``: "best", "tie" or "below".
-
-    A tie is a difference of means no larger than the two rows' seed spreads added (their mean ± std
-    intervals touch): with three seeds a smaller gap is not evidence that one tokenizer is better. A
-    row measured at one seed has no spread, so it ties only an equal mean.
-    """
-    measured = {r: summary[r][metric] for r in rows if r in summary and "missing" not in summary[r]}
-    if not measured:
-        return {}
-    best = max(measured, key=lambda r: measured[r]["mean"])
-    top = measured[best]
-    return {r: "best" if r == best else "tie" if top["mean"] - v["mean"] <= top["std"] + v["std"] else "below"
-            for r, v in measured.items()}
-
-
-def call_ties(summary: dict, tokenizers: list[str]) -> None:
-    """Adds ``ndcg@10_vs_best`` ("best", "tie", "below") to each measured tokenizer row of ``summary``."""
-    for row, call in versus_best(summary, tokenizers).items():
-        summary[row]["ndcg@10_vs_best"] = call
-
-
 def generative_table(summary: dict) -> str:
-    """Markdown table; the "N@10 vs best" column shows what ``call_ties`` put in the summary."""
+    """Markdown table. The calls against rqvae and against the best row come from the paired bootstrap
+    over test users (``paired_calls``); the per-seed differences follow each interval."""
     head = "| model | " + " | ".join(m.replace("recall", "R").replace("ndcg", "N") for m in METRICS)
-    head += (" | collision rate | perplexity (mean) | decode users/s | seeds | N@10 vs best (seed spread) "
-             "| ΔN@10 vs rqvae, 95% CI | ΔN@10 vs best, 95% CI | collision miss@10 | best epoch |\n|"
-             + "---|" * (len(METRICS) + 10))
+    head += (" | collision rate | perplexity (mean) | decode users/s | seeds | ΔN@10 vs rqvae, 95% CI; per seed "
+             "| ΔN@10 vs best, 95% CI; per seed | collision miss@10 | best epoch |\n|" + "---|" * (len(METRICS) + 9))
     lines = [head]
     for row, r in summary.items():
         if "missing" in r:
-            lines.append(f"| {row} | " + " | ".join(["missing"] * (len(METRICS) + 3)) + f" | 0 | | | | | |  <!-- {r['missing']} -->")
+            lines.append(f"| {row} | " + " | ".join(["missing"] * (len(METRICS) + 3)) + f" | 0 | | | | |  <!-- {r['missing']} -->")
             continue
         cells = [f"{r[m]['mean']:.4f} ± {r[m]['std']:.4f}" for m in METRICS]
         q = r.get("quality")
         cells += [f"{q['collision_rate']['mean']:.2%}", f"{q['perplexity_mean']['mean']:.0f}"] if q else ["", ""]
         cells.append(f"{r['users_per_second']['mean']:.0f}" if "users_per_second" in r else "")
         cells.append(str(r[METRICS[0]]["n"]))
-        cells.append(r.get("ndcg@10_vs_best", ""))
         for name in ("vs rqvae", "vs best"):
-            gap = r.get("paired", {}).get(name, {}).get("ndcg@10")
-            cells.append(f"{gap['mean']:+.4f} [{gap['low']:+.4f}, {gap['high']:+.4f}] {gap['verdict']}" if gap else "")
+            paired = r.get("paired", {}).get(name)
+            gap = paired["ndcg@10"] if paired else None
+            cells.append(f"{gap['mean']:+.4f} [{gap['low']:+.4f}, {gap['high']:+.4f}] {gap['verdict']}"
+                         f" vs {paired['row']}; " + " / ".join(f"{d:+.4f}" for d in gap["per_seed"]) if gap else "")
         miss = r.get("collision_miss@10")
         cells.append(f"{miss['mean']:.2%}" if miss else "")
         cells.append(", ".join(str(e) for e in r.get("best_epoch", [])))
