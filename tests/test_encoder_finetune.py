@@ -157,3 +157,19 @@ def test_eval_ranking_finetune_bad_requests(tmp_path, capsys):
         assert main(base + extra + ["--out", str(tmp_path / "o")]) == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and message in err and not (tmp_path / "o").exists(), err
+
+
+def test_user_profiles_go_through_the_finetuned_encoder(small, encoder):
+    """DAS quantizes users and items in one space: with --finetune-encoder, profile text must be embedded
+    by the fine-tuned model too, not by the base one the items no longer use."""
+    from sidkit.content.user_embeddings import profile_texts
+    from sidkit.workflow import prepare
+
+    users = small.interactions.user_ids
+    profiles = {"user_id": list(users), "note": [f"buys {'lab' if i % 2 else 'field'} kit {i % 7}"
+                                                 for i in range(len(users))]}
+    ds = replace(small, user_text=profiles)
+    prep = prepare(ds, encoder, seed=0, finetune=OPTIONS, need_users=True, user_content="profile")
+    texts = profile_texts(profiles)
+    assert np.allclose(prep.user_embeddings, prep.text_encoder.encode(texts), atol=1e-5)
+    assert np.abs(prep.user_embeddings - encoder.encode(texts)).max() > 1e-2

@@ -11,7 +11,6 @@ import time
 import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -50,7 +49,7 @@ class Prepared:
     pairs_cached: bool = False  # the pairs came from the pair cache
     input_duplicates: dict | None = None  # content.duplicates: items sharing their input with another
     cf_input: CFInput | None = None  # --cf-input: embeddings = content fused with CF factors (collab/cf_input.py)
-    text_encoder: object | None = None  # --finetune-encoder: the fine-tuned sentence-transformers model
+    text_encoder: TextEncoder | None = None  # --finetune-encoder: the fine-tuned text encoder
 
     def first(self, n: int) -> "Prepared":
         """The first ``n`` items as if the catalogue ended there (pairs and held-out transitions inside
@@ -142,7 +141,7 @@ def prepare(dataset: Dataset, encoder: TextEncoder | None = None, *, need_pairs:
     users = None
     if need_users:
         t = time.perf_counter()
-        users = user_embeddings(dataset, split.train, x, encoder, user_content, half_life)
+        users = user_embeddings(dataset, split.train, x, tuned or encoder, user_content, half_life)
         seconds["users"] = time.perf_counter() - t
     held_out = last_transitions(clicks) if clicks is not None else (np.zeros(0, np.int64), np.zeros(0, np.int64))
     return Prepared(dataset, x, pairs, held_out, seconds, spec, split.train if split is not None else None, users,
@@ -156,9 +155,11 @@ def check_finetune_text(dataset: Dataset) -> None:
 
 
 def finetuned_embeddings(dataset: Dataset, encoder: TextEncoder | None, pairs: ItemPairs, options: dict,
-                         seed: int, strict: bool = False, progress: bool = False) -> tuple[np.ndarray, dict, Any]:
+                         seed: int, strict: bool = False, progress: bool = False
+                         ) -> tuple[np.ndarray, dict, TextEncoder]:
     """(x from the fine-tuned encoder, its content spec, the encoder): ``prepare``'s step, and the ranking
-    evaluation's, which fine-tunes on each seed's training pairs."""
+    evaluation's, which fine-tunes on each seed's training pairs. Whatever else is embedded from text
+    (DAS users' profiles) should go through the returned encoder, so users and items share one space."""
     from sidkit.content.item_embeddings import item_texts
     from sidkit.content.text_encoder import DEFAULT_MODEL, weights_digest
     from sidkit.methods.encoder_finetune import finetune_encoder
@@ -174,7 +175,7 @@ def finetuned_embeddings(dataset: Dataset, encoder: TextEncoder | None, pairs: I
     x = item_embeddings(dataset, tuned, strict=strict)
     spec = content_spec(dataset, encoder, x)
     spec["encoder"] = {"folder": "encoder", "digest": digest, "base": base, "options": options, "history": history}
-    return x, spec, st
+    return x, spec, tuned
 
 
 def fit_method(prep: Prepared, method: str, *, levels: int = 3, codebook_size: int = 256, seed: int = 0,
@@ -243,7 +244,7 @@ def write_result(result: FitResult, directory: Path, prep: Prepared, seed: int, 
     if prep.text_encoder is not None:
         from sidkit.methods.encoder_finetune import save_encoder
 
-        save_encoder(prep.text_encoder, directory / prep.content["encoder"]["folder"])
+        save_encoder(prep.text_encoder.sentence_transformer, directory / prep.content["encoder"]["folder"])
     manifest = {
         "method": result.method,
         "dataset": prep.dataset.name,

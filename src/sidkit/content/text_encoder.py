@@ -70,6 +70,11 @@ class TextEncoder:
         enc._st = st
         return enc
 
+    @property
+    def sentence_transformer(self):
+        """The sentence-transformers model underneath (loaded on first use)."""
+        return self._load()
+
     def _load(self):
         if self._st is None:
             self._st = load_sentence_transformer(self.model, self.device)

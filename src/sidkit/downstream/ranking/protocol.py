@@ -74,8 +74,8 @@ def fitted_codes(method: str, samples: RankingSamples, ds: Dataset, x: np.ndarra
     tok = make_tokenizer(method, levels=levels, codebook_size=codebook_size, seed=seed, **(params or {}))
     pairs = (mine_or_load(samples.train_clicks, ("u2i", "swing"), seed, cache_dir)[0]
              if tok.needs_pairs or finetune is not None else None)
-    if finetune is not None:
-        x = finetuned_embeddings(ds, encoder, pairs, finetune, seed)[0]
+    if finetune is not None:  # users' profile text, too, goes through the fine-tuned encoder below
+        x, _, encoder = finetuned_embeddings(ds, encoder, pairs, finetune, seed)
     if cf_input is not None:
         from sidkit.collab.cf_input import CFInput
 
