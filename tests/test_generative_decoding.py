@@ -275,6 +275,16 @@ def test_bench_generative_without_sasrec_and_with_an_epoch_cap(tmp_path, capsys,
     assert _json.loads((out / "generative.json").read_text())["sasrec"] == {"missing": "not run"}
     (row,) = [line for line in (out / "generative.md").read_text().splitlines() if line.startswith("| rq-kmeans |")]
     assert "| 1 |" in row  # how many seeds the mean is over
+    # --table-only: the table over the rows asked for, from the lines already there; nothing runs
+    before = (out / "results.jsonl").read_text()
+    capsys.readouterr()
+    assert main(["bench", "generative", "--methods", "rq-kmeans,qarm", "--seeds", "3", "--table-only",
+                 "--out", str(out)]) == 0
+    assert (out / "results.jsonl").read_text() == before and "units" not in capsys.readouterr().err
+    table = _json.loads((out / "generative.json").read_text())
+    assert table["qarm"] == {"missing": "not run"} and table["rq-kmeans"]["recall@10"]["n"] == 1
+    assert main(["bench", "generative", "--table-only", "--out", str(tmp_path / "none")]) == 2
+    assert "results.jsonl: no such file" in capsys.readouterr().err
 
 
 def test_paired_calls_pair_over_shared_seeds_and_pick_the_best_among_the_most_measured():

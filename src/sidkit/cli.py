@@ -406,7 +406,7 @@ def cmd_eval_generative(args: argparse.Namespace) -> int:
 
 
 def cmd_bench_generative(args: argparse.Namespace) -> int:
-    from sidkit.downstream.generative.bench import bench_generative, check_out, generative_table
+    from sidkit.downstream.generative.bench import RESULTS, bench_generative, check_out, generative_table, write_table
     from sidkit.downstream.generative.run import check_config
 
     check_config(args.config)
@@ -419,9 +419,17 @@ def cmd_bench_generative(args: argparse.Namespace) -> int:
     specs = {m: method_spec(m, METHODS) for m in methods}
     out = Path(args.out)
     check_out(out)
+    seeds = list(range(args.seed, args.seed + args.seeds))
+    if args.table_only:
+        if not (out / RESULTS).is_file():
+            raise SidkitError(f"{out / RESULTS}: no such file; expected a bench folder (--table-only runs nothing)")
+        summary = write_table(out, methods, seeds)
+        print(generative_table(summary))
+        print(f"wrote {out}/generative.md and generative.json", file=sys.stderr)
+        return 0
     ds = _load(args)
     fit_params = {"levels": args.levels, "codebook_size": args.codebook_size, **({"steps": args.steps} if args.steps else {})}
-    summary = bench_generative(ds, _encoder(args), methods, list(range(args.seed, args.seed + args.seeds)), out,
+    summary = bench_generative(ds, _encoder(args), methods, seeds, out,
                                config=args.config, fit_params=fit_params,
                                tiger={"epochs": args.tiger_epochs} if args.tiger_epochs else None,
                                sasrec={"epochs": args.sasrec_epochs} if args.sasrec_epochs else None,
@@ -713,6 +721,8 @@ def _bench_parser(sub) -> None:
     bg.add_argument("--levels", type=_positive, default=3)
     bg.add_argument("--codebook-size", type=_positive, default=256)
     bg.add_argument("--out", required=True, help="folder: results.jsonl (resume), sids/, generative.md, generative.json")
+    bg.add_argument("--table-only", action="store_true", help="write the table from the units results.jsonl "
+                    "holds and run nothing (while other processes run units, or after a run cut short)")
     _encoder_args(bg)
     bg.set_defaults(func=cmd_bench_generative)
 

@@ -107,8 +107,8 @@ def bench_generative(ds: Dataset, encoder: TextEncoder | None, methods: list[str
         say(f"[{n}/{len(todo)}] {method} seed {seed}: " +
             (rec["missing"] if "missing" in rec else ", ".join(f"{m} {rec[m]:.4f}" for m in METRICS)) +
             f" ({time.perf_counter() - t:.0f}s; about {elapsed / finished * (len(todo) - n):.0f}s left)")
-        _write_table(out, methods, seeds)  # after every unit: a run cut short still has a table of what finished
-    return _write_table(out, methods, seeds)
+        write_table(out, methods, seeds)  # after every unit: a run cut short still has a table of what finished
+    return write_table(out, methods, seeds)
 
 
 def sid_folder(label: str) -> str:
@@ -116,7 +116,9 @@ def sid_folder(label: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", label)
 
 
-def _write_table(out: Path, methods: list[str], seeds: list[int]) -> dict:
+def write_table(out: Path, methods: list[str], seeds: list[int]) -> dict:
+    """``generative.md`` / ``.json`` from the units ``results.jsonl`` holds (``--table-only``: while
+    other processes still run units, or after a run cut short)."""
     done = _done(out / RESULTS)
     summary = summarise(done, ["popularity", "sasrec", *methods], seeds)
     paired_calls(summary, done, methods, seeds)
