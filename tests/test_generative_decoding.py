@@ -248,7 +248,7 @@ def test_bench_generative_refuses_a_bad_variant_before_any_work(tmp_path, capsys
 
 
 def test_bench_generative_without_sasrec_and_with_an_epoch_cap(tmp_path, capsys, monkeypatch):
-    """The second of two processes sharing --out: no SASRec units, TIGER's epochs capped."""
+    """The second of two processes sharing --out: no SASRec units, TIGER's epochs capped, its patience set."""
     import json as _json
 
     from sidkit.cli import main
@@ -260,7 +260,8 @@ def test_bench_generative_without_sasrec_and_with_an_epoch_cap(tmp_path, capsys,
     out = tmp_path / "bench"
     (out / "sids").mkdir(parents=True)  # the other process got there first
     args = ["bench", "generative", "--items", str(items), "--interactions", str(inter), "--methods", "rq-kmeans",
-            "--seeds", "1", "--levels", "2", "--codebook-size", "4", "--no-sasrec", "--tiger-epochs", "1"]
+            "--seeds", "1", "--levels", "2", "--codebook-size", "4", "--no-sasrec", "--tiger-epochs", "1",
+            "--tiger-patience", "3"]
     assert main(args + ["--out", str(out)]) == 0
     assert "1 units, 0 already done" in capsys.readouterr().err
     foreign = tmp_path / "foreign"
@@ -272,6 +273,7 @@ def test_bench_generative_without_sasrec_and_with_an_epoch_cap(tmp_path, capsys,
     assert [p.name for p in foreign.iterdir()] == ["notes.txt"]
     (rec,) = [_json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
     assert rec["method"] == "rq-kmeans" and rec["params"]["epochs"] == 1 and len(rec["history"]) == 1
+    assert rec["params"]["patience"] == 3
     assert _json.loads((out / "generative.json").read_text())["sasrec"] == {"missing": "not run"}
     (row,) = [line for line in (out / "generative.md").read_text().splitlines() if line.startswith("| rq-kmeans |")]
     assert "| 1 |" in row  # how many seeds the mean is over

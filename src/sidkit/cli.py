@@ -384,6 +384,11 @@ def _generative_dataset(args: argparse.Namespace, table):
     return Dataset("custom", catalog, read_interactions(args.interactions, catalog), "")
 
 
+def tiger_overrides(args: argparse.Namespace) -> dict:
+    """TIGER's training schedule as the flags changed it (epochs cap, early-stopping patience)."""
+    return {k: v for k, v in (("epochs", args.tiger_epochs), ("patience", args.tiger_patience)) if v}
+
+
 def cmd_eval_generative(args: argparse.Namespace) -> int:
     from sidkit.atomic import write_json
     from sidkit.downstream.generative.run import check_config, evaluate_generative
@@ -392,7 +397,7 @@ def cmd_eval_generative(args: argparse.Namespace) -> int:
     check_config(args.config)
     table = SemanticIDs.read(args.sids)
     ds = _generative_dataset(args, table)
-    overrides = {"epochs": args.tiger_epochs} if args.tiger_epochs else {}
+    overrides = tiger_overrides(args)
     result = evaluate_generative(ds, table, config=args.config, seed=args.seed, where=str(args.sids), progress=True,
                                  **overrides)
     folder = _sid_folder(args.sids)
@@ -431,7 +436,7 @@ def cmd_bench_generative(args: argparse.Namespace) -> int:
     fit_params = {"levels": args.levels, "codebook_size": args.codebook_size, **({"steps": args.steps} if args.steps else {})}
     summary = bench_generative(ds, _encoder(args), methods, seeds, out,
                                config=args.config, fit_params=fit_params,
-                               tiger={"epochs": args.tiger_epochs} if args.tiger_epochs else None,
+                               tiger=tiger_overrides(args),
                                sasrec={"epochs": args.sasrec_epochs} if args.sasrec_epochs else None,
                                with_sasrec=not args.no_sasrec, specs=specs)
     print(generative_table(summary))
@@ -693,6 +698,8 @@ def _generative_parser(ev_sub) -> None:
     _data_args(g)
     g.add_argument("--config", default="small", help="small (2-core CPU) or paper (TIGER's sizes, for a GPU)")
     g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--tiger-patience", type=_positive, help="validations without improvement before "
+                    "TIGER stops (default: the config's, 2 for small)")
     g.add_argument("--tiger-epochs", type=_positive, help="cap TIGER's training epochs (default: the config's; "
                    "the best validated epoch is kept)")
     _encoder_args(g)
@@ -713,6 +720,8 @@ def _bench_parser(sub) -> None:
     bg.add_argument("--seed", type=int, default=0, help="first seed")
     bg.add_argument("--config", default="small", help="TIGER config: small or paper")
     bg.add_argument("--steps", type=_positive, help="optimizer steps of gradient-trained tokenizers (default 3000)")
+    bg.add_argument("--tiger-patience", type=_positive, help="validations without improvement before "
+                    "TIGER stops (default: the config's, 2 for small)")
     bg.add_argument("--tiger-epochs", type=_positive, help="TIGER's training epochs (default: the config's; the best "
                     "validated epoch is kept)")
     bg.add_argument("--sasrec-epochs", type=_positive, help="SASRec's training epochs (default 60, early stopped)")
