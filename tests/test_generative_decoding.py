@@ -291,7 +291,8 @@ def test_bench_generative_without_sasrec_and_with_an_epoch_cap(tmp_path, capsys,
 
 def test_paired_calls_pair_over_shared_seeds_and_pick_the_best_among_the_most_measured():
     """'lucky' has the best ranks but one seed; 'a' and 'rqvae' have three. The best row is 'a' (a row
-    at one seed is not everyone's reference), and lucky vs rqvae pairs over seed 0 only."""
+    at one seed is not everyone's reference), and lucky vs rqvae pairs over seed 0 only. The best
+    baseline is balanced rq-kmeans (a variant of a baseline), above rqvae."""
     from sidkit.downstream.generative.bench import generative_table, paired_calls, summarise
 
     users = 300
@@ -304,15 +305,21 @@ def test_paired_calls_pair_over_shared_seeds_and_pick_the_best_among_the_most_me
                 for s, (r, v) in enumerate(zip(ranks_by_seed, ndcg_by_seed))}
     done = {**runs("lucky", [found], [1.0]),
             **runs("a", [found, third, found], [1.0, 1 / 3, 1.0]),
-            **runs("rqvae", [-found - 1] * 3, [0.0] * 3)}        # nothing found: NDCG@10 = 0
-    summary = summarise(done, ["lucky", "a", "rqvae"], [0, 1, 2])
-    paired_calls(summary, done, ["lucky", "a", "rqvae"], [0, 1, 2])
+            **runs("rqvae", [-found - 1] * 3, [0.0] * 3),        # nothing found: NDCG@10 = 0
+            **runs("rq-kmeans:balance=true", [third] * 3, [1 / 3] * 3)}
+    rows = ["lucky", "a", "rqvae", "rq-kmeans:balance=true"]
+    summary = summarise(done, rows, [0, 1, 2])
+    paired_calls(summary, done, rows, [0, 1, 2])
     assert summary["rqvae"]["paired"]["vs best"]["row"] == "a"
     lucky = summary["lucky"]["paired"]["vs rqvae"]
     assert lucky["seeds"] == [0] and lucky["ndcg@10"]["per_seed"] == [1.0]
     assert lucky["ndcg@10"]["mean"] == 1.0 and lucky["ndcg@10"]["verdict"] == "win"
     a = summary["a"]["paired"]["vs rqvae"]["ndcg@10"]
     assert np.allclose(a["per_seed"], [1.0, 1 / 3, 1.0]) and np.isclose(a["mean"], 7 / 9)
+    assert summary["a"]["paired"]["vs best baseline"]["row"] == "rq-kmeans:balance=true"
+    assert np.allclose(summary["a"]["paired"]["vs best baseline"]["ndcg@10"]["per_seed"], [2 / 3, 0.0, 2 / 3])
+    assert summary["rqvae"]["paired"]["vs best baseline"]["ndcg@10"]["verdict"] == "loss"
+    assert "vs best baseline" not in summary["rq-kmeans:balance=true"]["paired"]  # it is the best baseline
     line = [row for row in generative_table(summary).splitlines() if row.startswith("| lucky |")][0]
     assert "+1.0000 [+1.0000, +1.0000] win vs rqvae; +1.0000 |" in line
 

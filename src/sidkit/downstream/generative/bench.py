@@ -173,24 +173,35 @@ def ranked_seeds(done: dict[tuple[str, int], dict], row: str, seeds: list[int]) 
     return [s for s in seeds if "test_ranks" in done.get((row, s), {})]
 
 
+BASELINES = ("rqvae", "rq-kmeans", "letter")  # what the papers compare against (and their variants)
+COMPARISONS = ("vs rqvae", "vs best baseline", "vs best")
+
+
 def paired_calls(summary: dict, done: dict[tuple[str, int], dict], tokenizers: list[str], seeds: list[int],
                  reference: str = "rqvae", metrics: tuple[str, ...] = ("ndcg@10", "recall@10")) -> None:
     """Adds ``paired`` to each tokenizer row: against ``reference`` (the RQ-VAE that QuaSID and AdaSID
-    modify) and against the best row on mean NDCG@10. Each comparison is over the seeds both rows
-    share: the per-seed differences of the test figures, and the mean per-user gap (each user's figure
-    averaged over those seeds) with its paired-bootstrap 95% interval and win / tie / loss
-    (evaluate/paired_bootstrap.py). The best row is the best among those measured at the most seeds,
-    so a row run at one lucky seed does not become everyone's reference."""
+    modify), against the best baseline row (a method of ``BASELINES`` or a variant of one: the papers'
+    "over the best baseline") and against the best row, on mean NDCG@10. Each comparison is over the
+    seeds both rows share: the per-seed differences of the test figures, and the mean per-user gap (each
+    user's figure averaged over those seeds) with its paired-bootstrap 95% interval and win / tie / loss
+    (evaluate/paired_bootstrap.py). A best row is the best among those measured at the most seeds, so a
+    row run at one lucky seed does not become everyone's reference."""
     have = {row: ranked_seeds(done, row, seeds) for row in tokenizers}
     measured = [r for r in tokenizers if have[r]]
     if not measured:
         return
-    most = max(len(have[r]) for r in measured)
-    best = max((r for r in measured if len(have[r]) == most),
-               key=lambda r: user_scores(done, r, have[r], metrics[0]).mean())
+
+    def best_of(rows: list[str]) -> str | None:
+        if not rows:
+            return None
+        most = max(len(have[r]) for r in rows)
+        return max((r for r in rows if len(have[r]) == most),
+                   key=lambda r: user_scores(done, r, have[r], metrics[0]).mean())
+
+    base = best_of([r for r in measured if r.partition(":")[0] in BASELINES])
     for row in measured:
         paired = {}
-        for name, other in ((f"vs {reference}", reference), ("vs best", best)):
+        for name, other in zip(COMPARISONS, (reference, base, best_of(measured))):
             shared = [s for s in have[row] if s in have.get(other, [])]
             if other == row or not shared:
                 continue
@@ -203,22 +214,24 @@ def paired_calls(summary: dict, done: dict[tuple[str, int], dict], tokenizers: l
 
 
 def generative_table(summary: dict) -> str:
-    """Markdown table. The calls against rqvae and against the best row come from the paired bootstrap
-    over test users (``paired_calls``); the per-seed differences follow each interval."""
+    """Markdown table. The calls against rqvae, the best baseline and the best row come from the paired
+    bootstrap over test users (``paired_calls``); the per-seed differences follow each interval."""
     head = "| model | " + " | ".join(m.replace("recall", "R").replace("ndcg", "N") for m in METRICS)
-    head += (" | collision rate | perplexity (mean) | decode users/s | seeds | ΔN@10 vs rqvae, 95% CI; per seed "
-             "| ΔN@10 vs best, 95% CI; per seed | collision miss@10 | best epoch |\n|" + "---|" * (len(METRICS) + 9))
+    head += (" | collision rate | perplexity (mean) | decode users/s | seeds"
+             + "".join(f" | ΔN@10 {name}, 95% CI; per seed" for name in COMPARISONS)
+             + " | collision miss@10 | best epoch |\n|" + "---|" * (len(METRICS) + 7 + len(COMPARISONS)))
     lines = [head]
     for row, r in summary.items():
         if "missing" in r:
-            lines.append(f"| {row} | " + " | ".join(["missing"] * (len(METRICS) + 3)) + f" | 0 | | | | |  <!-- {r['missing']} -->")
+            lines.append(f"| {row} | " + " | ".join(["missing"] * (len(METRICS) + 3)) + " | 0 |"
+                         + " |" * (len(COMPARISONS) + 2) + f"  <!-- {r['missing']} -->")
             continue
         cells = [f"{r[m]['mean']:.4f} ± {r[m]['std']:.4f}" for m in METRICS]
         q = r.get("quality")
         cells += [f"{q['collision_rate']['mean']:.2%}", f"{q['perplexity_mean']['mean']:.0f}"] if q else ["", ""]
         cells.append(f"{r['users_per_second']['mean']:.0f}" if "users_per_second" in r else "")
         cells.append(str(r[METRICS[0]]["n"]))
-        for name in ("vs rqvae", "vs best"):
+        for name in COMPARISONS:
             paired = r.get("paired", {}).get(name)
             gap = paired["ndcg@10"] if paired else None
             cells.append(f"{gap['mean']:+.4f} [{gap['low']:+.4f}, {gap['high']:+.4f}] {gap['verdict']}"
