@@ -411,13 +411,12 @@ def cmd_eval_generative(args: argparse.Namespace) -> int:
 
 
 def cmd_bench_generative(args: argparse.Namespace) -> int:
+    from sidkit.cli_flags import method_spec, split_specs
     from sidkit.downstream.generative.bench import RESULTS, bench_generative, check_out, generative_table, write_table
     from sidkit.downstream.generative.run import check_config
-
-    check_config(args.config)
-    from sidkit.cli_flags import method_spec, split_specs
     from sidkit.methods import METHODS
 
+    check_config(args.config)
     methods = split_specs(args.methods)
     if not methods:
         raise SidkitError("--methods is empty; expected e.g. rq-kmeans,rqvae,rq-kmeans:balance=true")
