@@ -274,6 +274,12 @@ def test_bench_generative_without_sasrec_and_with_an_epoch_cap(tmp_path, capsys,
     (rec,) = [_json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
     assert rec["method"] == "rq-kmeans" and rec["params"]["epochs"] == 1 and len(rec["history"]) == 1
     assert rec["params"]["patience"] == 3
+    # a resume with another patience would pair units of two recipes in one table: refused before any work
+    before = (out / "results.jsonl").read_text()
+    assert main([a if a != "3" else "5" for a in args] + ["--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "rq-kmeans seed 0 was trained with TIGER patience=3, this run asks patience=5" in err
+    assert (out / "results.jsonl").read_text() == before
     assert _json.loads((out / "generative.json").read_text())["sasrec"] == {"missing": "not run"}
     (row,) = [line for line in (out / "generative.md").read_text().splitlines() if line.startswith("| rq-kmeans |")]
     assert "| 1 |" in row  # how many seeds the mean is over

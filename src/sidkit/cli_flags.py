@@ -132,6 +132,15 @@ def split_specs(text: str) -> list[str]:
     return out
 
 
+def key_value(item: str, error: str) -> tuple[str, Any]:
+    """``KEY=VALUE`` → (key, value read by ``param_value``), the one reading of ``--param`` and of a
+    method spec's values; ``error`` is the line to raise when ``item`` is not of that shape."""
+    key, sep, value = item.partition("=")
+    if not sep or not key:
+        raise SidkitError(error)
+    return key, param_value(value)
+
+
 def method_spec(spec: str, methods: dict[str, type] | None = None) -> tuple[str, dict[str, Any]]:
     """``name[:key=value,...]`` → (name, constructor values), values read as ``--param`` reads them. With
     ``methods``, a known name's values are checked against its constructor (an unknown name passes: a
@@ -139,10 +148,8 @@ def method_spec(spec: str, methods: dict[str, type] | None = None) -> tuple[str,
     name, _, rest = spec.partition(":")
     params: dict[str, Any] = {}
     for item in filter(None, rest.split(",")):
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise SidkitError(f"method {spec!r}: {item!r} is not KEY=VALUE; expected e.g. rq-kmeans:balance=true")
-        params[key] = param_value(value)
+        key, value = key_value(item, f"method {spec!r}: {item!r} is not KEY=VALUE; expected e.g. rq-kmeans:balance=true")
+        params[key] = value
     if methods is not None and name in methods:
         check_params(f"method {spec!r}: {name}", methods[name], params)
     return name, params
@@ -155,14 +162,12 @@ def params_from_args(args: argparse.Namespace, cls: type, name: str) -> dict[str
     params: dict[str, Any] = {}
     objective_params: dict[str, dict[str, Any]] = {}
     for item in getattr(args, "param", []):
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise SidkitError(f"--param {item!r}: expected NAME=VALUE (or OBJECTIVE.NAME=VALUE)")
+        key, value = key_value(item, f"--param {item!r}: expected NAME=VALUE (or OBJECTIVE.NAME=VALUE)")
         if "." in key and "objective_params" in known:
             objective, _, field = key.partition(".")
-            objective_params.setdefault(objective, {})[field] = param_value(value)
+            objective_params.setdefault(objective, {})[field] = value
         elif key in known:
-            params[key] = param_value(value)
+            params[key] = value
         else:
             raise SidkitError(f"--param {key}: not a parameter of {name}; expected one of {', '.join(sorted(known))}")
     for dest, value in given.items():

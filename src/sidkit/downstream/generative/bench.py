@@ -19,6 +19,7 @@ import json
 import re
 import sys
 import time
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +28,7 @@ from sidkit.atomic import write_file, write_json
 from sidkit.content.text_encoder import TextEncoder
 from sidkit.data.types import Dataset
 from sidkit.downstream.generative.run import KS, check_config, evaluate_generative, sasrec_baseline
+from sidkit.downstream.generative.tiger import CONFIGS
 from sidkit.errors import SidkitError
 from sidkit.evaluate.paired_bootstrap import paired_bootstrap
 from sidkit.evaluate.retrieval import per_user_scores
@@ -73,6 +75,7 @@ def bench_generative(ds: Dataset, encoder: TextEncoder | None, methods: list[str
     out.mkdir(parents=True, exist_ok=True)
     results = out / RESULTS
     done = _done(results)
+    check_recipe(results, done, config, tiger)
     say = (lambda m: print(m, file=sys.stderr, flush=True)) if progress else (lambda m: None)
     units = [(m, s) for s in seeds for m in (["sasrec"] if with_sasrec else []) + methods]
     todo = [u for u in units if u not in done]
@@ -109,6 +112,22 @@ def bench_generative(ds: Dataset, encoder: TextEncoder | None, methods: list[str
             f" ({time.perf_counter() - t:.0f}s; about {elapsed / finished * (len(todo) - n):.0f}s left)")
         write_table(out, methods, seeds)  # after every unit: a run cut short still has a table of what finished
     return write_table(out, methods, seeds)
+
+
+def check_recipe(results: Path, done: dict[tuple[str, int], dict], config: str, tiger: dict | None) -> None:
+    """Every TIGER unit already in ``results`` was trained as this run would train it: the table pairs
+    units across rows, so a resume with another ``--tiger-patience`` or ``--tiger-epochs`` would put two
+    recipes in one comparison without a word."""
+    want = {"config": config, **asdict(replace(CONFIGS[config], **(tiger or {})))}
+    for (method, seed), rec in done.items():
+        if "params" not in rec or "config" not in rec or method == "sasrec":
+            continue
+        had = {"config": rec["config"], **rec["params"]}
+        diff = next((k for k in want if had.get(k) != want[k]), None)
+        if diff is not None:
+            raise SidkitError(f"{results}: {method} seed {seed} was trained with TIGER {diff}={had.get(diff)!r}, this run "
+                              f"asks {diff}={want[diff]!r}; expected one recipe per --out (the same --config and "
+                              "--tiger-* flags, or a new --out)")
 
 
 def sid_folder(label: str) -> str:
