@@ -21,6 +21,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from sidkit.data import load_dataset
 from sidkit.data.sample import sample_catalog
@@ -35,7 +37,7 @@ from sidkit.workflow import fit_to_dir, prepare
 
 ray = pytest.importorskip("ray")
 
-from sidkit.scale.assign import assign_on_ray  # noqa: E402
+from sidkit.scale.assign import actor_pool, assign_on_ray  # noqa: E402
 from sidkit.scale.sharded_quality import sharded_quality  # noqa: E402
 
 N, DIM, SHARDS = 200_000, 16, 16
@@ -265,6 +267,17 @@ def test_sample_is_seeded_uniform_and_independent_of_sharding(catalogue, tmp_pat
     assert rows == sorted(rows)
     per_shard = np.bincount(np.array(rows) // (N // SHARDS), minlength=SHARDS)
     assert np.all(np.abs(per_shard - 125) < 50), per_shard
+
+
+@given(cpus=st.integers(1, 256), workers=st.one_of(st.none(), st.integers(1, 256)))
+def test_the_encode_actors_always_leave_a_cpu_to_the_tasks_that_feed_them(cpus, workers):
+    """Actors that reserve every CPU hang the dataset (ray-project/ray#44687; it hung this suite on 2
+    busy cores): whatever the cluster and --workers, the pool reserves at most all CPUs but one."""
+    pool, each = actor_pool(float(cpus), workers)
+    assert pool == (workers or cpus)
+    assert 0 <= each <= 1 and pool * each <= cpus - 1 + 1e-9
+    if workers is None:  # and by default no more is held back than that one CPU
+        assert pool * each == pytest.approx(cpus - 1)
 
 
 def test_fit_on_a_sample_needs_no_interactions_and_keeps_the_sample_clicks(catalogue, tmp_path, capsys):

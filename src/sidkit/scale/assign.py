@@ -138,9 +138,10 @@ def assign_on_ray(model_dir: str | Path, items: str | Path, *, collisions: dict 
         numbers = version_numbers(model_dir)
         current = numbers[-1] if numbers else 0
         t = time.perf_counter()
+        pool, cpus_each = actor_pool(ray.cluster_resources().get("CPU", 1), workers)
         encoded = ray.data.from_items([p.as_row() for p in pieces]).map_batches(
             EncodePieces, batch_size=1, batch_format="numpy",
-            compute=ray.data.ActorPoolStrategy(size=workers or _default_workers(ray)),
+            compute=ray.data.ActorPoolStrategy(size=pool), num_cpus=cpus_each,
             num_gpus=num_gpus_per_worker or None,
             fn_constructor_kwargs=dict(model_dir=str(model_dir), manifest=manifest, columns=columns, candidates=k,
                                        vq=bool(vq), cache_dir=cache_dir, encode_batch_size=encode_batch_size),
@@ -214,8 +215,13 @@ def _peak_rss_mb() -> float:
         return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
-def _default_workers(ray) -> int:
-    return max(1, int(ray.cluster_resources().get("CPU", 1)))
+def actor_pool(cluster_cpus: float, workers: int | None = None) -> tuple[int, float]:
+    """(encode actors, CPUs each asks for): one actor per CPU unless ``workers`` says otherwise, but
+    together they reserve at most all CPUs but one. Actors that reserve every CPU leave none for the
+    tasks that feed them, and the dataset hangs (ray-project/ray#44687); here that happened on 2 cores
+    whenever other processes kept them busy, since the actors then got their slots first."""
+    pool = workers or max(1, int(cluster_cpus))
+    return pool, min(1.0, max(0.0, cluster_cpus - 1) / pool)
 
 
 def _table_rows(model_dir: Path) -> int:
