@@ -11,6 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from sidkit.cli import main
+from sidkit.errors import SidkitError
 from sidkit.sids.table import SemanticIDs
 
 
@@ -89,6 +90,10 @@ def test_repeated_keys_and_broken_json_are_refused(tmp_path, capsys):
     ({"item_id": ["a", "a"], "codes": [[1, 2], [3, 4]]}, "data row 2: item 'a' appears twice"),
     ({"item_id": ["a", "b"], "codes": [[1, 2], [3, -4]]}, "data row 2: field 'codes'"),
     ({"item_id": ["a", "b"], "codes": [[1, 2], [3]]}, "data row 2: field 'codes': 1 codes; expected 2"),
+    ({"item_id": ["a", "b"], "codes": [[1, 2], None]}, "data row 2: field 'codes': None; expected a list"),
+    ({"item_id": ["a", ""], "codes": [[1, 2], [3, 4]]}, "data row 2: field 'item_id': empty id"),
+    ({"item_id": ["a", "b"], "codes": [[1.0, 2.0], [3.0, 4.5]]}, "data row 1: field 'codes': [1.0, 2.0]; expected a list"),
+    ({"item_id": pa.array([], pa.string()), "codes": pa.array([], pa.list_(pa.int64()))}, "no rows; expected item_id"),
 ])
 def test_a_bad_parquet_table_is_one_line_naming_the_row(tmp_path, capsys, rows, expected):
     if "missing column" in expected:
@@ -105,4 +110,13 @@ def test_codes_beyond_the_given_codebook_sizes_are_refused(tmp_path, capsys):
     code = main(["import", str(tmp_path / "index.json"), "--dataset", "scientific", "--codebook-sizes", "7,5,8",
                  "--out", str(tmp_path / "o")])
     err = capsys.readouterr().err
-    assert code == 2 and "code 8 at level 3; expected below --codebook-sizes 8" in err, err
+    assert code == 2 and "code 8 at level 3; expected 0 to 7 (--codebook-sizes)" in err, err
+
+
+def test_a_damaged_sid_table_names_the_row_as_an_import_does(tmp_path):
+    """sidkit's own tables and imported ones go through one reader: the same fault, the same row named."""
+    SemanticIDs(["a", "b", "c"], np.array([[0, 1], [1, 0], [1, 1]]), [2, 2]).write(tmp_path / "t")
+    pq.write_table(pa.table({"item_id": ["a", "b", "a"], "codes": [[0, 1], [1, 0], [1, 1]],
+                             "sid": [[0, 1, 0], [1, 0, 0], [1, 1, 0]]}), tmp_path / "t" / "sids.parquet")
+    with pytest.raises(SidkitError, match=r"sids.parquet: data row 3: item 'a' appears twice"):
+        SemanticIDs.read(tmp_path / "t")

@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 
 from sidkit.atomic import write_file
 from sidkit.errors import SidkitError, input_error
-from sidkit.sids.table import SemanticIDs
+from sidkit.sids.table import SemanticIDs, read_codes_parquet
 from sidkit.sids.tokens import level_prefix
 
 TOKEN = re.compile(r"<([a-z]+\d*)_(\d+)>")
@@ -40,7 +40,11 @@ def read_external(path: str | Path, item_ids: list[str], item_order: list[str] |
     elif path.suffix.lower() in (".parquet", ".pq"):
         if item_order is not None:
             raise SidkitError(f"{path}: a Parquet table names its items; expected no --item-order with it")
-        ids, codes = _read_parquet(path)
+        _, _, ids, codes = read_codes_parquet(path)
+        if (codes < 0).any():  # the file's own fault, named before it is matched with the catalogue
+            row, level = (int(v) for v in np.argwhere(codes < 0)[0])
+            raise input_error(path, f"code {codes[row, level]} at level {level + 1}; expected 0 or more",
+                              row=row + 1, field="codes")
     else:
         raise input_error(path, "unknown format; expected .json (LC-Rec index) or .parquet (item_id, codes)")
     known = set(item_ids)
@@ -60,8 +64,9 @@ def read_external(path: str | Path, item_ids: list[str], item_order: list[str] |
     over = codes >= np.asarray(sizes)
     if over.any():
         row, level = (int(v) for v in np.argwhere(over)[0])
-        raise input_error(path, f"code {codes[row, level]} at level {level + 1}; expected below "
-                                f"--codebook-sizes {sizes[level]}", row=where[item_ids[row]] + 1)
+        raise input_error(path, f"code {codes[row, level]} at level {level + 1}; expected 0 to {sizes[level] - 1}"
+                                + (" (--codebook-sizes)" if codebook_sizes else ""),
+                          row=where[item_ids[row]] + 1, field="codes")
     return SemanticIDs(list(item_ids), codes, [int(k) for k in sizes])
 
 
@@ -107,33 +112,6 @@ def _no_repeats(path: Path):
             seen[key] = value
         return seen
     return hook
-
-
-def _read_parquet(path: Path) -> tuple[list[str], np.ndarray]:
-    try:
-        table = pq.read_table(path)
-    except Exception as e:  # pyarrow raises several types for a damaged file
-        raise input_error(path, f"cannot be read as Parquet ({type(e).__name__})") from None
-    for col in ("item_id", "codes"):
-        if col not in table.column_names:
-            raise input_error(path, f"missing column; expected item_id and codes (found {table.column_names})",
-                              field=col)
-    ids = table.column("item_id").to_pylist()
-    codes = table.column("codes").to_pylist()
-    levels = None
-    seen: set[str] = set()
-    for r, (item, c) in enumerate(zip(ids, codes)):
-        if item is None or str(item) == "":
-            raise input_error(path, "empty id; expected an item id", row=r + 1, field="item_id")
-        if str(item) in seen:
-            raise input_error(path, f"item {item!r} appears twice; expected each item once", row=r + 1)
-        seen.add(str(item))
-        if not isinstance(c, list) or not c or any(not isinstance(v, int) or v < 0 for v in c):
-            raise input_error(path, f"{c!r}; expected a list of non-negative integer codes", row=r + 1, field="codes")
-        levels = levels or len(c)
-        if len(c) != levels:
-            raise input_error(path, f"{len(c)} codes; expected {levels} like the first row", row=r + 1, field="codes")
-    return [str(i) for i in ids], np.asarray(codes, dtype=np.int64)
 
 
 def write_lcrec_index(table: SemanticIDs, path: str | Path, with_disambiguation: bool = False) -> Path:

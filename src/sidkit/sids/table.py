@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from sidkit import __version__
@@ -23,6 +24,51 @@ from sidkit.errors import SidkitError, input_error
 from sidkit.sids.disambiguate import with_disambiguation
 from sidkit.sids.tokens import sid_to_tokens, token_vocabulary
 from sidkit.sids.versions import VERSIONS, with_versions
+
+
+
+def read_codes_parquet(path: Path, id_columns: tuple[str, ...] = ("item_id",)) -> tuple[pa.Table, str, list[str], np.ndarray]:
+    """(table, id column, ids, codes) of a Parquet file of ids and ``codes`` lists, checked row by row:
+    each id given once and not empty, each row's codes integers, as many as the first row's (their
+    range is the caller's to check: it knows the codebook sizes). The one reader of sidkit's own tables and of imported ones, so both name the row at fault;
+    the checks are array operations, since a table can hold millions of rows."""
+    try:
+        table = pq.read_table(path)
+    except Exception as e:  # pyarrow raises several types for a damaged file
+        raise input_error(path, f"cannot be read as Parquet ({type(e).__name__})") from None
+    id_column = next((c for c in id_columns if c in table.column_names), id_columns[0])
+    for col in (id_column, "codes"):
+        if col not in table.column_names:
+            raise input_error(path, f"missing column; expected {' or '.join(id_columns)}, and codes "
+                                    f"(found {table.column_names})", field=col)
+    if table.num_rows == 0:
+        raise input_error(path, f"no rows; expected {id_column} and codes for at least one")
+    column = table.column("codes").combine_chunks()
+
+    def bad_codes(row: int, what: str) -> SidkitError:
+        return input_error(path, f"{column[row].as_py()!r}; expected {what}", row=row + 1, field="codes")
+
+    if not (pa.types.is_list(column.type) or pa.types.is_large_list(column.type)
+            or pa.types.is_fixed_size_list(column.type)) or not pa.types.is_integer(column.type.value_type):
+        raise bad_codes(0, "a list of integer codes")
+    lengths = pc.fill_null(pc.list_value_length(column), 0).to_numpy(zero_copy_only=False)
+    levels = int(lengths[0])
+    if levels == 0 or (lengths != levels).any():
+        row = 0 if levels == 0 else int(np.argmax(lengths != levels))
+        if lengths[row] == 0:
+            raise bad_codes(row, "a list of integer codes")
+        raise input_error(path, f"{lengths[row]} codes; expected {levels} like the first row", row=row + 1, field="codes")
+    codes = pc.list_flatten(column).to_numpy(zero_copy_only=False).astype(np.int64).reshape(-1, levels)
+    ids = [None if i is None else str(i) for i in table.column(id_column).to_pylist()]
+    if None in ids or "" in ids:
+        row = next(r for r, i in enumerate(ids) if not i)
+        raise input_error(path, "empty id; expected an id", row=row + 1, field=id_column)
+    if len(set(ids)) < len(ids):
+        seen: set[str] = set()
+        row = next(r for r, i in enumerate(ids) if i in seen or seen.add(i))
+        raise input_error(path, f"{id_column.removesuffix('_id')} {ids[row]!r} appears twice; expected each once",
+                          row=row + 1)
+    return table, id_column, ids, codes
 
 
 @dataclass
@@ -103,18 +149,7 @@ class SemanticIDs:
             path = path / "sids.parquet"
         if not path.is_file():
             raise input_error(path, "no such file; expected a sids.parquet written by sidkit")
-        try:
-            table = pq.read_table(path)
-        except Exception as e:
-            raise input_error(path, f"cannot be read as Parquet ({type(e).__name__})") from None
-        id_column = "user_id" if "user_id" in table.column_names and "item_id" not in table.column_names else "item_id"
-        for col in (id_column, "codes"):
-            if col not in table.column_names:
-                raise input_error(path, "missing column; expected item_id (or user_id), codes, sid", field=col)
-        codes_list = table.column("codes").to_pylist()
-        lengths = {len(c) if c is not None else -1 for c in codes_list}
-        if len(lengths) != 1 or -1 in lengths or 0 in lengths:
-            raise input_error(path, "rows have codes of different lengths; expected one code per level", field="codes")
+        table, id_column, item_ids, codes = read_codes_parquet(path, ("item_id", "user_id"))
         manifest_path = path.parent / "manifest.json"
         manifest = {}
         if manifest_path.is_file():
@@ -122,7 +157,6 @@ class SemanticIDs:
                 manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
             except ValueError:
                 raise input_error(manifest_path, "not valid JSON") from None
-        codes = np.asarray(codes_list, dtype=np.int64)
         # a user table's sizes are under "users" in the manifest it shares with the item table
         sizes = (manifest.get("users", {}) if id_column == "user_id" else manifest).get("codebook_sizes") or [int(codes[:, lvl].max()) + 1 for lvl in range(codes.shape[1])]
         if len(sizes) != codes.shape[1]:
@@ -130,7 +164,6 @@ class SemanticIDs:
         vq = None
         if "vq_codes" in table.column_names:
             vq = np.asarray(table.column("vq_codes").to_pylist(), dtype=np.int64)
-        item_ids = [str(i) for i in table.column(id_column).to_pylist()]
         latest = 0
         if id_column == "item_id":  # versions are items added by `sidkit assign`: they extend the item table only
             item_ids, codes, vq, latest = with_versions(path.parent, item_ids, codes, vq, version)
@@ -143,10 +176,9 @@ class SemanticIDs:
             raise input_error(where, f"code {codes[row, level]} at level {level + 1}; expected 0 to "
                                      f"{sizes[level] - 1} (codebook_sizes in manifest.json)",
                               row=row + 1 if row < table.num_rows else None, field="codes")
-        seen: set[str] = set()
-        for row, item in enumerate(item_ids):
+        seen = set(item_ids[:table.num_rows])  # the file's own rows are checked; the appended ones here
+        for item in item_ids[table.num_rows:]:
             if item in seen:
-                where = path if row < table.num_rows else path.parent / VERSIONS
-                raise input_error(where, f"item {item!r} appears twice; expected each item once")
+                raise input_error(path.parent / VERSIONS, f"item {item!r} appears twice; expected each item once")
             seen.add(item)
         return cls(item_ids, codes, sizes, vq, manifest, latest, id_column)
