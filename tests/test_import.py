@@ -91,6 +91,7 @@ def test_repeated_keys_and_broken_json_are_refused(tmp_path, capsys):
     ({"item_id": ["a", "b"], "codes": [[1, 2], [3, -4]]}, "data row 2: field 'codes'"),
     ({"item_id": ["a", "b"], "codes": [[1, 2], [3]]}, "data row 2: field 'codes': 1 codes; expected 2"),
     ({"item_id": ["a", "b"], "codes": [[1, 2], None]}, "data row 2: field 'codes': None; expected a list"),
+    ({"item_id": ["a", "b", "c"], "codes": [[1, 2], [3, 4], [5, None]]}, "data row 3: field 'codes': [5, None]; expected"),
     ({"item_id": ["a", ""], "codes": [[1, 2], [3, 4]]}, "data row 2: field 'item_id': empty id"),
     ({"item_id": ["a", "b"], "codes": [[1.0, 2.0], [3.0, 4.5]]}, "data row 1: field 'codes': [1.0, 2.0]; expected a list"),
     ({"item_id": pa.array([], pa.string()), "codes": pa.array([], pa.list_(pa.int64()))}, "no rows; expected item_id"),

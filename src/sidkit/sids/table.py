@@ -26,12 +26,12 @@ from sidkit.sids.tokens import sid_to_tokens, token_vocabulary
 from sidkit.sids.versions import VERSIONS, with_versions
 
 
-
 def read_codes_parquet(path: Path, id_columns: tuple[str, ...] = ("item_id",)) -> tuple[pa.Table, str, list[str], np.ndarray]:
     """(table, id column, ids, codes) of a Parquet file of ids and ``codes`` lists, checked row by row:
     each id given once and not empty, each row's codes integers, as many as the first row's (their
-    range is the caller's to check: it knows the codebook sizes). The one reader of sidkit's own tables and of imported ones, so both name the row at fault;
-    the checks are array operations, since a table can hold millions of rows."""
+    range is the caller's to check: it knows the codebook sizes). The one reader of sidkit's own tables
+    and of imported ones, so both name the row at fault; the checks are array operations, since a table
+    can hold millions of rows."""
     try:
         table = pq.read_table(path)
     except Exception as e:  # pyarrow raises several types for a damaged file
@@ -58,7 +58,11 @@ def read_codes_parquet(path: Path, id_columns: tuple[str, ...] = ("item_id",)) -
         if lengths[row] == 0:
             raise bad_codes(row, "a list of integer codes")
         raise input_error(path, f"{lengths[row]} codes; expected {levels} like the first row", row=row + 1, field="codes")
-    codes = pc.list_flatten(column).to_numpy(zero_copy_only=False).astype(np.int64).reshape(-1, levels)
+    flat = pc.list_flatten(column)
+    if flat.null_count:
+        raise bad_codes(int(pc.list_parent_indices(column).to_numpy()[pc.is_null(flat).to_numpy(zero_copy_only=False)][0]),
+                        "a list of integer codes")
+    codes = flat.to_numpy(zero_copy_only=False).astype(np.int64).reshape(-1, levels)
     ids = [None if i is None else str(i) for i in table.column(id_column).to_pylist()]
     if None in ids or "" in ids:
         row = next(r for r, i in enumerate(ids) if not i)
