@@ -198,20 +198,18 @@ def test_eval_generative_cli_writes_metrics_beside_the_sids(tmp_path, capsys, mo
 
 
 def test_bench_generative_resumes_and_reports_missing_methods(tmp_path, capsys, monkeypatch):
-    import functools
     import json as _json
 
     from sidkit.cli import main
-    from sidkit.downstream.generative import bench, tiger
+    from sidkit.downstream.generative import tiger
 
     monkeypatch.setitem(tiger.CONFIGS, "small", tiger.TigerConfig(d_model=32, heads=2, ff=64, epochs=2, eval_every=2,
                                                                   max_len=10, user_buckets=8, warmup_steps=10, beam=10))
-    monkeypatch.setattr(bench, "sasrec_baseline", functools.partial(bench.sasrec_baseline, epochs=4, eval_every=2))
     items, inter = write_ring(tmp_path)
     out = tmp_path / "bench"
     args = ["bench", "generative", "--items", str(items), "--interactions", str(inter), "--methods",
             "rq-kmeans,rq-kmeans:balance=true,balance_iters=3,fancy", "--seeds", "1", "--out", str(out),
-            "--levels", "2", "--codebook-size", "4"]
+            "--levels", "2", "--codebook-size", "4", "--sasrec-epochs", "4"]
     assert main(args) == 0
     first = _json.loads((out / "generative.json").read_text())
     assert first["fancy"] == {"missing": "no method 'fancy' in this sidkit"}
@@ -230,6 +228,13 @@ def test_bench_generative_resumes_and_reports_missing_methods(tmp_path, capsys, 
     again = _json.loads((out / "generative.json").read_text())
     assert again["rq-kmeans"]["recall@10"] == first["rq-kmeans"]["recall@10"]  # same seeds, same figures
     assert len((out / "results.jsonl").read_text().splitlines()) == len(lines)
+    # SASRec units are held to one recipe too; a process that trains no SASRec does not judge them
+    before = (out / "results.jsonl").read_text()
+    assert main(args[:-1] + ["6"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "sasrec seed 0 was trained with SASRec epochs=4, this run asks epochs=6" in err
+    assert (out / "results.jsonl").read_text() == before
+    assert main(args[:-2] + ["--no-sasrec"]) == 0
 
 
 @pytest.mark.parametrize("spec, says", [("rq-kmeans:bogus=1", "rq-kmeans has no parameter 'bogus'"),

@@ -27,7 +27,7 @@ import numpy as np
 from sidkit.atomic import write_file, write_json
 from sidkit.content.text_encoder import TextEncoder
 from sidkit.data.types import Dataset
-from sidkit.downstream.generative.run import KS, check_config, evaluate_generative, sasrec_baseline
+from sidkit.downstream.generative.run import KS, check_config, evaluate_generative, sasrec_baseline, sasrec_recipe
 from sidkit.downstream.generative.tiger import CONFIGS
 from sidkit.errors import SidkitError
 from sidkit.evaluate.paired_bootstrap import paired_bootstrap
@@ -75,7 +75,7 @@ def bench_generative(ds: Dataset, encoder: TextEncoder | None, methods: list[str
     out.mkdir(parents=True, exist_ok=True)
     results = out / RESULTS
     done = _done(results)
-    check_recipe(results, done, config, tiger)
+    check_recipe(results, done, config, tiger, (sasrec or {}) if with_sasrec else None)
     say = (lambda m: print(m, file=sys.stderr, flush=True)) if progress else (lambda m: None)
     units = [(m, s) for s in seeds for m in (["sasrec"] if with_sasrec else []) + methods]
     todo = [u for u in units if u not in done]
@@ -114,20 +114,33 @@ def bench_generative(ds: Dataset, encoder: TextEncoder | None, methods: list[str
     return write_table(out, methods, seeds)
 
 
-def check_recipe(results: Path, done: dict[tuple[str, int], dict], config: str, tiger: dict | None) -> None:
-    """Every TIGER unit already in ``results`` was trained as this run would train it: the table pairs
-    units across rows, so a resume with another ``--tiger-patience`` or ``--tiger-epochs`` would put two
-    recipes in one comparison without a word."""
-    want = {"config": config, **asdict(replace(CONFIGS[config], **(tiger or {})))}
+def check_recipe(results: Path, done: dict[tuple[str, int], dict], config: str, tiger: dict | None,
+                 sasrec: dict | None = None) -> None:
+    """Every unit already in ``results`` was trained as this run would train it: the table pairs TIGER
+    units across rows and averages each row over seeds, so a resume with another ``--tiger-patience``
+    or ``--sasrec-epochs`` would put two recipes in one comparison without a word. ``sasrec`` None: this
+    run trains no SASRec (``--no-sasrec``), so SASRec units are not its to judge."""
+    want = {"TIGER": {"config": config, **asdict(replace(CONFIGS[config], **(tiger or {})))}}
+    if sasrec is not None:
+        want["SASRec"] = sasrec_recipe(sasrec)
     for (method, seed), rec in done.items():
-        if "params" not in rec or "config" not in rec or method == "sasrec":
+        if "params" not in rec:
             continue
-        had = {"config": rec["config"], **rec["params"]}
-        diff = next((k for k in want if had.get(k) != want[k]), None)
+        if method == "sasrec":
+            # an early unit recorded only its overrides; read against today's defaults
+            model, had = "SASRec", sasrec_recipe(rec["params"])
+        elif "config" in rec:
+            model, had = "TIGER", {"config": rec["config"], **rec["params"]}
+        else:
+            continue
+        if model not in want:
+            continue
+        diff = next((k for k in want[model] if had.get(k) != want[model][k]), None)
         if diff is not None:
-            raise SidkitError(f"{results}: {method} seed {seed} was trained with TIGER {diff}={had.get(diff)!r}, this run "
-                              f"asks {diff}={want[diff]!r}; expected one recipe per --out (the same --config and "
-                              "--tiger-* flags, or a new --out)")
+            flags = "--config and --tiger-*" if model == "TIGER" else "--sasrec-*"
+            raise SidkitError(f"{results}: {method} seed {seed} was trained with {model} {diff}={had.get(diff)!r}, this "
+                              f"run asks {diff}={want[model][diff]!r}; expected one recipe per --out (the same {flags} "
+                              "flags, or a new --out)")
 
 
 def sid_folder(label: str) -> str:

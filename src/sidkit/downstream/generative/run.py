@@ -17,6 +17,7 @@ from sidkit.downstream.generative.split import most_popular, sequence_split
 from sidkit.downstream.generative.tiger import CONFIGS, Tiger
 from sidkit.errors import SidkitError
 from sidkit.evaluate.retrieval import group_misses, retrieval_metrics, target_rank
+from sidkit.params import params_of
 from sidkit.sids.table import SemanticIDs
 
 KS = (5, 10)
@@ -67,6 +68,12 @@ def evaluate_generative(ds: Dataset, table: SemanticIDs, *, config: str = "small
             "config": config, "params": asdict(model.config), "seed": seed, "history": model.history_}
 
 
+def sasrec_recipe(overrides: dict | None = None) -> dict:
+    """SASRec's every constructor value but the seed, defaults filled in: what a unit records, so a
+    resume can tell a unit trained with other values even after a default changes."""
+    return {**{name: p.default for name, p in params_of(SASRec).items() if name != "seed"}, **(overrides or {})}
+
+
 def sasrec_baseline(ds: Dataset, *, seed: int = 0, progress: bool = False, **params) -> dict:
     model = SASRec(seed=seed, **params)
     split = sequence_split(ds.interactions, max_len=model.max_len)
@@ -75,4 +82,4 @@ def sasrec_baseline(ds: Dataset, *, seed: int = 0, progress: bool = False, **par
     ranked = model.recommend(split.test, max(KS))
     return {**retrieval_metrics(ranked, split.test.target, KS), "seconds": round(time.perf_counter() - t, 1),
             "test_ranks": target_rank(ranked, split.test.target).tolist(),
-            "seed": seed, "params": params, "history": model.history_}
+            "seed": seed, "params": sasrec_recipe(params), "history": model.history_}
